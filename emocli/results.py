@@ -1,0 +1,125 @@
+"""The one typed result schema shared by every stage, writer and the renderer.
+
+Times are seconds from the start of the input; boxes are pixels (x0, y0, x1, y1) in the displayed
+frame; score dicts map each of the seven emotions (``emocli.EMOTIONS``) to a probability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from emocli import EMOTIONS, __version__
+
+Scores = dict[str, float]
+"""Emotion -> probability, keys in ``EMOTIONS`` order, values summing to 1."""
+
+MODALITIES: tuple[str, ...] = ("text", "audio", "visual")
+
+
+def scores_from_probs(probs: Any) -> Scores:
+    """Build a ``Scores`` dict from a length-7 sequence/array in ``EMOTIONS`` order."""
+    values = [float(p) for p in probs]
+    if len(values) != len(EMOTIONS):
+        raise ValueError(f"expected {len(EMOTIONS)} probabilities, got {len(values)}")
+    return dict(zip(EMOTIONS, values, strict=True))
+
+
+def top_emotion(scores: Scores) -> tuple[str, float]:
+    """The most probable emotion and its probability."""
+    label = max(scores, key=lambda k: scores[k])
+    return label, scores[label]
+
+
+@dataclass
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float | None = None  # ASR confidence in [0, 1]
+    speaker: str | None = None
+
+
+@dataclass
+class Utterance:
+    start: float
+    end: float
+    speaker: str
+    text: str
+    words: list[Word] = field(default_factory=list)
+    emotion: str | None = None
+    confidence: float | None = None
+    scores: Scores | None = None  # fused scores
+    # Per-modality scores; None for a modality that was missing (no face, no audio, no text).
+    modality_scores: dict[str, Scores | None] = field(default_factory=dict)
+    face_track: int | None = None  # id of the face track chosen as this utterance's speaker
+    face_rule: str | None = None  # how that track was chosen (documented in faces/speaker.py)
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
+@dataclass
+class Face:
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in displayed-frame pixels
+    score: float  # detector confidence in [0, 1]
+    track: int | None = None
+    scores: Scores | None = None  # per-frame expression probabilities
+    is_speaker: bool = False
+
+
+@dataclass
+class FrameResult:
+    time: float
+    faces: list[Face] = field(default_factory=list)
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    version: str
+
+
+@dataclass
+class Result:
+    """Everything emocli knows about one input; what the JSON writer serialises."""
+
+    source: str
+    duration: float
+    utterances: list[Utterance] = field(default_factory=list)
+    speakers: list[str] = field(default_factory=list)
+    language: str | None = None
+    models: dict[str, ModelInfo] = field(default_factory=dict)  # role (asr, diarizer, ...) -> model
+    frames: list[FrameResult] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)  # stage -> seconds of wall time
+    emocli_version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if not self.frames:
+            d.pop("frames")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Result:
+        utts = []
+        for u in d.get("utterances", []):
+            u = dict(u)
+            u["words"] = [Word(**w) for w in u.get("words", [])]
+            utts.append(Utterance(**u))
+        frames = [
+            FrameResult(f["time"], [Face(**{**x, "box": tuple(x["box"])}) for x in f.get("faces", [])])
+            for f in d.get("frames", [])
+        ]
+        return cls(
+            source=d["source"],
+            duration=d["duration"],
+            utterances=utts,
+            speakers=list(d.get("speakers", [])),
+            language=d.get("language"),
+            models={k: ModelInfo(**v) for k, v in d.get("models", {}).items()},
+            frames=frames,
+            timing=dict(d.get("timing", {})),
+            emocli_version=d.get("emocli_version", __version__),
+        )
