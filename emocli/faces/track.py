@@ -35,6 +35,7 @@ class _Live:
     box: np.ndarray  # (4,) last box
     velocity: np.ndarray  # (4,) box change per second, for a constant-velocity prediction
     time: float  # time of the last detection
+    hits: int = 1  # detections so far
 
 
 @dataclass
@@ -64,9 +65,10 @@ class FaceTracker:
                 if ok[r, c]:
                     live = self._live[r]
                     dt = time - live.time
-                    if dt > 0:  # smoothed velocity: half the new displacement, half the old
-                        live.velocity = 0.5 * live.velocity + 0.5 * (boxes[c] - live.box) / dt
-                    live.box, live.time = boxes[c].copy(), time
+                    if dt > 0:  # velocity: the first step's, then half the new and half the old
+                        step = (boxes[c] - live.box) / dt
+                        live.velocity = step if live.hits == 1 else 0.5 * live.velocity + 0.5 * step
+                    live.box, live.time, live.hits = boxes[c].copy(), time, live.hits + 1
                     ids[c] = live.track
         for c in np.flatnonzero(ids < 0):
             ids[c] = self._next
