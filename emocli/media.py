@@ -256,7 +256,9 @@ def read_frames(
     if not info.has_video or not info.width or not info.height:
         raise InputError(f"{info.path} has no video track.", "Give a video file for this step.")
     w, h = scaled_size(info.width, info.height, max_side)
-    filters = [f"fps={fps}"] if fps else []
+    # round=up: output frame i is the last input frame with pts <= i/fps, i.e. the frame on screen at
+    # the time we label it with (the default rounding picked a frame up to half an interval later).
+    filters = [f"fps={fps}:round=up"] if fps else []
     filters += [f"scale={w}:{h}", "showinfo"]
     cmd = [
         ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(info.path), "-an", "-sn", "-dn",
