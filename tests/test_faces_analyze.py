@@ -89,3 +89,15 @@ def test_analyze_frame_ignores_degenerate_images(analyzer: FaceAnalyzer) -> None
         boxes, scores, probs, patches = analyzer.analyze_frame(img)
         assert scores.shape == (0,)
         assert boxes.shape == (0, 4) and probs.shape == (0, 7) and patches.shape == (0, 2, 12, 24)
+
+
+def test_sampled_frames_are_the_frames_at_their_times(tmp_path: Path) -> None:
+    """read_frames(fps=...) must return the frame on screen at each labelled time (not a later one)."""
+    from emocli.media import VideoWriter, read_frames
+
+    path = tmp_path / "count.mp4"
+    with VideoWriter(path, 64, 64, 25, crf=0) as w:
+        for i in range(50):
+            w.write(np.full((64, 64, 3), i * 5, np.uint8))  # frame i has grey level 5 i
+    got = [(round(f.time, 2), round(float(f.image.mean()) / 5)) for f in read_frames(path, fps=5)]
+    assert got == [(i / 5, 5 * i) for i in range(10)]

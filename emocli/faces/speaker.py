@@ -7,7 +7,7 @@ The rule, tried in this order for each utterance (its name is stored in ``Uttera
 2. ``only_face``: exactly one track is on screen: it is the speaker's face.
 3. ``mouth_motion``: several faces; the one whose mouth moves most while this speaker talks.
    A track's evidence is its mean mouth motion (``track.mouth_motion``: mouth change minus
-   eyes-band change between consecutive samples) over the utterance, weighted by the audio
+   half the nose band's change between consecutive samples) over the utterance, weighted by the audio
    activity when given, minus its own mean over samples where this speaker is silent (so a face
    that always moves, e.g. a gesturing listener, does not win). Chosen when it leads the runner-up
    by ``mouth_margin`` with at least ``min_motion_samples`` samples each.
@@ -94,13 +94,15 @@ class UtteranceVisual:
 
 
 def _samples_in(vf: VideoFaces, start: float, end: float) -> np.ndarray:
-    """Indices of sampled frames inside [start, end) (at least the nearest one for short spans)."""
-    s = np.flatnonzero((vf.sample_times >= start) & (vf.sample_times < end))
-    if len(s) == 0 and vf.n_samples:
-        mid = (start + end) / 2
-        j = int(np.abs(vf.sample_times - mid).argmin())
-        if abs(vf.sample_times[j] - mid) <= max((end - start) / 2, 0.5 / vf.sample_fps):
-            s = np.array([j])
+    """Indices of sampled frames inside [start, end); for a span between samples, the samples whose
+    interval (half a sample interval either side; the last one to the end) overlaps it."""
+    t = vf.sample_times
+    s = np.flatnonzero((t >= start) & (t < end))
+    if len(s) == 0 and len(t):
+        h = 0.5 / max(vf.sample_fps, 1e-6)
+        lo, hi = t - h, t + h
+        lo[0], hi[-1] = -np.inf, np.inf
+        s = np.flatnonzero((lo < end) & (hi > start))
     return s
 
 
