@@ -194,3 +194,16 @@ def test_smoothing_damps_single_frame_spikes_within_a_track_only() -> None:
     assert out[5, 0] == pytest.approx(1.0)  # the other track is not mixed in
     assert np.allclose(out.sum(1), 1.0)
     assert np.array_equal(smooth_track_probs(times, tracks, probs, 0.0), probs)
+
+
+def test_single_weak_detections_are_dropped_and_ids_renumbered() -> None:
+    from emocli.faces.track import drop_spurious_tracks
+
+    tracks = np.array([0, 1, 0, 2, 0, 3, 3])
+    scores = np.array([0.9, 0.52, 0.9, 0.8, 0.9, 0.6, 0.6], np.float32)
+    keep, ids = drop_spurious_tracks(tracks, scores, n_samples=10)
+    # Track 1 (one weak detection) goes; track 2 (one but confident) and track 3 (two) stay.
+    assert keep.tolist() == [True, False, True, True, True, True, True]
+    assert ids[keep].tolist() == [0, 0, 1, 0, 2, 2]
+    keep_short, _ = drop_spurious_tracks(tracks, scores, n_samples=2)
+    assert keep_short.all()  # too short a video to judge

@@ -20,6 +20,7 @@ from emocli.faces.expression import CROP_SCALE, ExpressionModel, face_inputs
 from emocli.faces.track import (
     FaceTracker,
     TrackerOptions,
+    drop_spurious_tracks,
     frame_signature,
     is_cut,
     mouth_motion,
@@ -121,14 +122,13 @@ class FaceAnalyzer:
             rows["mouth"].append(mouth)
             hook("faces", completed=min(frame.time, total), total=total)
         hook("faces", completed=total, total=total)
-        cat = {k: np.concatenate(v) if v else None for k, v in rows.items()}
+        # read_frames yields at least one frame (or raises), so every list has one entry per sample.
+        cat = {k: np.concatenate(v) for k, v in rows.items()}
+        keep, cat["track"] = drop_spurious_tracks(cat["track"], cat["score"], len(times))
+        cat = {k: v[keep] for k, v in cat.items()}
         sample_times = np.asarray(times, np.float64)
-        det_sample = cat["sample"] if cat["sample"] is not None else np.zeros(0, np.int32)
-        det_track = cat["track"] if cat["track"] is not None else np.zeros(0, np.int32)
-        det_probs = cat["probs"] if cat["probs"] is not None else np.zeros((0, len(EMOTIONS)), np.float32)
-        smooth = smooth_track_probs(
-            sample_times[det_sample] if len(det_sample) else np.zeros(0), det_track, det_probs, o.smooth_s
-        )
+        det_sample, det_track, det_probs = cat["sample"], cat["track"], cat["probs"]
+        smooth = smooth_track_probs(sample_times[det_sample], det_track, det_probs, o.smooth_s)
         return VideoFaces(
             source=str(info.path),
             width=int(info.width or 0),
@@ -140,10 +140,10 @@ class FaceAnalyzer:
             sample_times=sample_times,
             det_sample=det_sample,
             det_track=det_track,
-            det_box=cat["box"] if cat["box"] is not None else np.zeros((0, 4), np.float32),
-            det_score=cat["score"] if cat["score"] is not None else np.zeros(0, np.float32),
+            det_box=cat["box"],
+            det_score=cat["score"],
             det_probs=det_probs,
             det_probs_smooth=smooth,
-            det_mouth=cat["mouth"] if cat["mouth"] is not None else np.zeros(0, np.float32),
+            det_mouth=cat["mouth"],
             timing={"faces": _time.perf_counter() - t_start},
         )

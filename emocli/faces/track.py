@@ -162,3 +162,26 @@ def mouth_motion(prev: np.ndarray, cur: np.ndarray) -> float:
     d_mouth = float(np.abs(cur[0] - prev[0]).mean())
     d_ref = float(np.abs(cur[1] - prev[1]).mean())
     return d_mouth - REF_WEIGHT * d_ref
+
+
+def drop_spurious_tracks(
+    tracks: np.ndarray, scores: np.ndarray, n_samples: int, min_samples: int = 2, keep_score: float = 0.75
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop tracks seen on fewer than ``min_samples`` samples unless confident; renumber the rest.
+
+    A real face stays on screen longer than one sample interval (0.2 s at 5 samples/s); a weak
+    detection on a single sample is pattern noise (a test card at 160x120 gave one at 0.51).
+    Videos with fewer than 3 samples keep everything. Returns (keep mask (D,), new ids (D,)),
+    ids renumbered 0, 1, ... in order of first appearance.
+    """
+    keep = np.ones(len(tracks), bool)
+    if n_samples >= 3:
+        for k in np.unique(tracks):
+            rows = tracks == k
+            if rows.sum() < min_samples and scores[rows].mean() < keep_score:
+                keep &= ~rows
+    new = np.full(len(tracks), -1, np.int32)
+    order: dict[int, int] = {}
+    for i in np.flatnonzero(keep):
+        new[i] = order.setdefault(int(tracks[i]), len(order))
+    return keep, new
