@@ -65,6 +65,9 @@ class VideoFaces:
     det_probs_smooth: np.ndarray  # (D, 7) float32 the same, smoothed over time within each track
     det_mouth: np.ndarray  # (D,) float32 mouth motion since the track's previous sample; NaN unknown
     timing: dict[str, float] = field(default_factory=dict)  # stage -> seconds of wall time
+    _rows_cache: tuple[tuple[int, int], dict[int, np.ndarray]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     # -- summaries ---------------------------------------------------------------------------
     @property
@@ -118,12 +121,16 @@ class VideoFaces:
         return np.arange(self.n_frames, dtype=np.float64) / self.fps
 
     def _track_rows(self) -> dict[int, np.ndarray]:
-        times = self.det_times()
-        rows: dict[int, np.ndarray] = {}
-        for k in self.track_ids:
-            idx = np.flatnonzero(self.det_track == k)
-            rows[k] = idx[np.argsort(times[idx], kind="stable")]
-        return rows
+        """Detection rows of each track in time order (cached: ``faces_at`` runs on every frame)."""
+        key = (len(self.det_track), id(self.det_track))
+        if self._rows_cache is None or self._rows_cache[0] != key:
+            times = self.det_times()
+            rows: dict[int, np.ndarray] = {}
+            for k in self.track_ids:
+                idx = np.flatnonzero(self.det_track == k)
+                rows[k] = idx[np.argsort(times[idx], kind="stable")]
+            self._rows_cache = (key, rows)
+        return self._rows_cache[1]
 
     def _span(self, idx: np.ndarray) -> tuple[float, float]:
         """Times a track covers: its detections, held half a sample interval beyond each end,
@@ -155,7 +162,9 @@ class VideoFaces:
             lo, hi = self._span(idx)
             if time < lo or time > hi:
                 continue
-            box, score, probs = self._interpolate(idx, t, smoothed)
+            j = int(np.searchsorted(td, time))
+            near = idx[max(0, j - 1) : j + 1]  # the detections either side of ``time``
+            box, score, probs = self._interpolate(near, t, smoothed)
             out.append(
                 FrameFace(
                     track=k,
