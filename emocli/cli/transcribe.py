@@ -1,0 +1,168 @@
+"""``emocli transcribe``: Whisper ASR + offline diarization -> speaker-attributed utterances.
+
+Heavy imports (torch, faster-whisper) happen inside the command, so ``emocli --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from emocli.cli.app import app
+from emocli.cli.common import RichProgressHook, err, handle_errors, is_interactive, out
+from emocli.device import Device
+
+if TYPE_CHECKING:
+    from emocli.output.writers import OutputFormat
+    from emocli.results import Result
+
+TRANSCRIBE_FORMATS = ("json", "srt", "vtt", "rttm")
+
+
+def _formats(output: Path, spec: str | None) -> list[OutputFormat]:
+    """Formats from --output-format, else from OUT's suffix (json when the suffix says nothing)."""
+    from emocli.output.writers import OutputFormat, parse_formats
+
+    allowed = [OutputFormat(f) for f in TRANSCRIBE_FORMATS]
+    if spec is not None:
+        return parse_formats(spec, allowed)
+    suffix = output.suffix.lower().lstrip(".")
+    return [OutputFormat(suffix)] if suffix in TRANSCRIBE_FORMATS else [OutputFormat.json]
+
+
+def _clock(t: float) -> str:
+    m, s = divmod(max(0.0, t), 60)
+    return f"{int(m):02d}:{s:05.2f}"
+
+
+def print_transcript(result: Result) -> None:
+    """The transcript on stdout: a table in a terminal, plain ``[start-end] SPEAKER: text`` lines
+    when piped."""
+    if out.is_terminal:
+        from rich.table import Table
+
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("speaker", style="cyan", no_wrap=True)
+        table.add_column("time", style="dim", no_wrap=True)
+        table.add_column("text", overflow="fold")
+        for u in result.utterances:
+            table.add_row(u.speaker, f"{_clock(u.start)}-{_clock(u.end)}", u.text)
+        out.print(table)
+    else:
+        for u in result.utterances:
+            out.print(
+                f"[{_clock(u.start)}-{_clock(u.end)}] {u.speaker}: {u.text}", markup=False, highlight=False
+            )
+
+
+@app.command("transcribe")
+@handle_errors
+def transcribe_command(
+    input: Annotated[Path, typer.Argument(help="Video or audio file.", show_default=False)],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output file; its suffix picks the format (.json, .srt, .vtt, .rttm) unless "
+            "--output-format is given. Other formats go beside it with their own suffix.",
+            show_default=False,
+        ),
+    ],
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--output-format",
+            "-f",
+            help="json, srt, vtt, rttm, a comma-separated list, or all. "
+            "Default: from OUT's suffix, else json.",
+            show_default=False,
+        ),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option("--language", "-l", help="Spoken language (ISO code, e.g. en). Default: detected."),
+    ] = None,
+    num_speakers: Annotated[
+        int | None,
+        typer.Option("--num-speakers", "-n", help="Exact number of speakers, when known.", min=1),
+    ] = None,
+    min_speakers: Annotated[
+        int, typer.Option("--min-speakers", help="Lower bound on the speakers found.", min=1)
+    ] = 1,
+    max_speakers: Annotated[
+        int, typer.Option("--max-speakers", help="Upper bound on the speakers found.", min=1)
+    ] = 8,
+    asr_model: Annotated[
+        str,
+        typer.Option(
+            "--asr-model",
+            help="Whisper model: base (bundled, offline), any faster-whisper name (small, large-v3, "
+            "distil-large-v3 ...; downloaded once) or a local CTranslate2 folder.",
+        ),
+    ] = "base",
+    diarizer: Annotated[
+        str,
+        typer.Option(
+            "--diarizer",
+            help="embedded (bundled, offline) or pyannote (pip install 'emocli[pyannote]' and a "
+            "Hugging Face token).",
+        ),
+    ] = "embedded",
+    hf_token: Annotated[
+        str | None,
+        typer.Option("--hf-token", help="Hugging Face token for --diarizer pyannote (or set HF_TOKEN)."),
+    ] = None,
+    device: Annotated[Device, typer.Option("--device", help="auto, cpu or cuda.")] = Device.auto,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+) -> None:
+    """Transcribe a talk with word timestamps and tell who speaks when, offline."""
+    from emocli.device import resolve_device
+    from emocli.errors import InputError
+    from emocli.fileio import check_output_path
+    from emocli.media import probe
+    from emocli.output.writers import output_paths, write_outputs
+    from emocli.speech.diarize import DIARIZERS, check_speaker_bounds
+    from emocli.speech.pipeline import SpeechOptions, SpeechPipeline
+
+    # Everything that can be checked cheaply is checked before models load and work starts.
+    paths = output_paths(output, _formats(output, output_format))
+    for path in paths.values():
+        check_output_path(path, [input])
+    check_speaker_bounds(num_speakers, min_speakers, max_speakers)
+    diarizer = diarizer.strip().lower()
+    if diarizer not in DIARIZERS:
+        from emocli.errors import EmocliError
+
+        raise EmocliError(f"Unknown diarizer {diarizer!r}.", f"Choose from {', '.join(DIARIZERS)}.")
+    info = probe(input)
+    if not info.has_audio:
+        raise InputError(
+            f"{input} has no audio track.", "Give a video with sound, or an audio file (wav, flac, mp3, m4a)."
+        )
+    options = SpeechOptions(
+        asr_model=asr_model,
+        language=language,
+        diarizer=diarizer,
+        num_speakers=num_speakers,
+        min_speakers=min_speakers,
+        max_speakers=max_speakers,
+        hf_token=hf_token,
+    )
+    with RichProgressHook(enabled=not quiet and is_interactive()) as hook:
+        hook("load models")
+        pipeline = SpeechPipeline(options, device=resolve_device(device))
+        hook("load models", completed=1, total=1)
+        speech = pipeline.run(input, hook=hook, info=info)
+    written = write_outputs(speech.result, paths)
+    if quiet:
+        return
+    print_transcript(speech.result)
+    n = len(speech.result.speakers)
+    err.print(
+        f"{n} speaker{'s' if n != 1 else ''}, {len(speech.result.utterances)} utterances, "
+        f"language {speech.result.language}. Wrote {', '.join(str(p) for p in written)}",
+        highlight=False,
+    )

@@ -1,0 +1,151 @@
+"""Speaker embeddings: the GE2E voice encoder whose weights ship in the ``resemblyzer`` package.
+
+The network (3-layer LSTM over 40 mel bands, 256-d output, ReLU, L2 norm) is re-implemented here
+instead of using ``resemblyzer.VoiceEncoder`` because that class unpickles its checkpoint with a
+plain ``torch.load`` (house rule: ``weights_only=True``), prints on load, imports ``webrtcvad``
+(which may need ``pkg_resources``) and embeds one utterance at a time; here windows are batched.
+The weights and the mel front-end are identical, so the embeddings match Resemblyzer's
+(checked in tests/test_speech_embeddings.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from emocli.errors import ModelUnavailableError
+
+if TYPE_CHECKING:
+    import torch
+
+SAMPLE_RATE = 16_000
+N_FFT = 400  # 25 ms window
+HOP = 160  # 10 ms step: one mel frame per 10 ms
+N_MELS = 40
+WINDOW_FRAMES = 160  # 1.6 s: the partial-utterance length GE2E was trained on
+EMBED_DIM = 256
+
+
+def resemblyzer_weights() -> Path:
+    """Path of ``pretrained.pt`` inside the installed ``resemblyzer`` package (not imported)."""
+    spec = importlib.util.find_spec("resemblyzer")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailableError(
+            "The speaker-embedding model is missing (package resemblyzer is not installed).",
+            "Reinstall emocli (pip install emocli), or use --diarizer pyannote.",
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
+    if not path.is_file():
+        raise ModelUnavailableError(
+            f"The speaker-embedding weights {path} are missing.",
+            "Reinstall resemblyzer (pip install --force-reinstall resemblyzer).",
+        )
+    return path
+
+
+def resemblyzer_version() -> str:
+    try:
+        return version("resemblyzer")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@lru_cache(maxsize=1)
+def _mel_filters() -> np.ndarray:
+    """(40, 201) Slaney-style mel filterbank, as librosa (and so Resemblyzer) builds it."""
+    import librosa
+
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+
+
+def mel_frames(wav: np.ndarray) -> np.ndarray:
+    """(n_frames, 40) power mel spectrogram (not log), frames every 10 ms, centred, zero-padded.
+
+    Same numbers as ``librosa.feature.melspectrogram(y=wav, sr=16000, n_fft=400, hop_length=160,
+    n_mels=40)``, which is Resemblyzer's front-end, computed with torch.stft for speed.
+    """
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))
+    spec = torch.stft(
+        x,
+        N_FFT,
+        hop_length=HOP,
+        window=torch.hann_window(N_FFT, periodic=True),
+        center=True,
+        pad_mode="constant",
+        return_complex=True,
+    )  # (201, n_frames) complex
+    power = spec.real.square() + spec.imag.square()
+    mel = torch.from_numpy(_mel_filters()) @ power  # (40, n_frames)
+    return mel.T.contiguous().numpy()
+
+
+class VoiceEncoder:
+    """GE2E speaker encoder: 1.6 s of speech -> a 256-d L2-normalised embedding (all entries >= 0).
+
+    Load once and reuse (about 0.1 s to load, 17 MB of weights).
+    """
+
+    name = "resemblyzer-ge2e"
+
+    def __init__(self, device: str = "cpu", weights: Path | None = None) -> None:
+        import torch
+        from torch import nn
+
+        self.device = torch.device(device)
+        self.lstm = nn.LSTM(N_MELS, 256, 3, batch_first=True)
+        self.linear = nn.Linear(256, EMBED_DIM)
+        path = weights or resemblyzer_weights()
+        try:
+            # The file ships inside a PyPI package; weights_only refuses anything but tensors.
+            state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
+            self.lstm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lstm.")})
+            self.linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
+        except Exception as e:  # corrupt file, wrong keys or shapes
+            raise ModelUnavailableError(
+                f"Cannot load the speaker-embedding weights {path}: {e}.",
+                "Reinstall resemblyzer (pip install --force-reinstall resemblyzer).",
+            ) from e
+        self.lstm.to(self.device).eval()
+        self.linear.to(self.device).eval()
+        self.version = resemblyzer_version()
+
+    def embed_mels(self, mels: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, 40) mel windows -> (batch, 256) embeddings."""
+        import torch
+
+        with torch.inference_mode():
+            _, (hidden, _) = self.lstm(mels.to(self.device))
+            raw = torch.relu(self.linear(hidden[-1]))  # (batch, 256)
+            return raw / raw.norm(dim=1, keepdim=True).clamp_min(1e-8)
+
+    def embed_windows(self, mel: np.ndarray, starts: Sequence[int], batch_size: int = 64) -> np.ndarray:
+        """Embed 1.6 s windows of a mel spectrogram.
+
+        ``mel``: (n_frames, 40) from ``mel_frames``; ``starts``: first frame of each window. A
+        window running past the end is zero-padded (as Resemblyzer pads the waveform). Returns
+        (len(starts), 256) float32. Batching keeps memory flat whatever the number of windows.
+        """
+        import torch
+
+        out = np.zeros((len(starts), EMBED_DIM), dtype=np.float32)
+        padded = np.pad(mel, ((0, WINDOW_FRAMES), (0, 0)))
+        for b in range(0, len(starts), batch_size):
+            chunk = np.stack([padded[s : s + WINDOW_FRAMES] for s in starts[b : b + batch_size]])
+            out[b : b + len(chunk)] = self.embed_mels(torch.from_numpy(chunk)).cpu().numpy()
+        return out
+
+    def embed_utterance(self, wav: np.ndarray, hop_frames: int = 40) -> np.ndarray:
+        """One 256-d embedding for a whole clip: the normalised mean of its window embeddings."""
+        mel = mel_frames(wav)
+        last = max(0, len(mel) - WINDOW_FRAMES)
+        starts = list(range(0, last + 1, hop_frames)) or [0]
+        e = self.embed_windows(mel, starts).mean(axis=0)
+        return e / max(float(np.linalg.norm(e)), 1e-8)

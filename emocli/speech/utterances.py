@@ -1,0 +1,189 @@
+"""From timed words and speaker turns to speaker-attributed utterances.
+
+Words are assigned to speakers one by one (the speaker whose turns overlap the word most; the
+nearest turn when none overlaps), then grouped into utterances that break at every speaker
+change, at pauses longer than ``max_pause``, at sentence ends and at ``max_duration``. So no
+utterance ever spans two speakers, even when one Whisper segment does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from emocli.results import Utterance, Word
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One stretch of speech by one speaker (seconds). Turns of different speakers may overlap."""
+
+    start: float
+    end: float
+    speaker: str
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
+_MIN_WORD = 0.02  # seconds: zero-length words (Whisper gives some) still overlap something
+_SENTENCE_END = re.compile(r"[.?!。？！…]+[\"'”’)\]]*$")
+_ABBREVIATIONS = frozenset(
+    {"mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "sr.", "jr.", "vs.", "etc.", "e.g.", "i.e.", "no."}
+)
+# Languages written without spaces between words: their Whisper words are joined without one.
+_NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my", "yue", "bo"})
+
+
+def ends_sentence(word: str) -> bool:
+    """True for ``done.``, ``why?``, ``"no!"``; false for ``Mr.``, ``e.g.``, ``D.C.``, ``3.5``."""
+    w = word.strip().lower()
+    if not _SENTENCE_END.search(w) or w in _ABBREVIATIONS:
+        return False
+    core = w.rstrip("\"'”’)]").rstrip(".?!。？！…")
+    return "." not in core  # "d.c." -> core "d.c": an abbreviation with inner dots
+
+
+def assign_speakers(words: Sequence[Word], turns: Sequence[Turn]) -> list[Word]:
+    """Copies of ``words`` with ``speaker`` set: most overlapping speaker, else the nearest turn.
+
+    Vectorised per speaker (turns merged into sorted, disjoint intervals), so an hour of words
+    and turns takes milliseconds.
+    """
+    if not words:
+        return []
+    if not turns:
+        return [replace(w, speaker=w.speaker) for w in words]
+    starts = np.array([min(w.start, w.end) for w in words])
+    ends = np.array([max(w.end, w.start) for w in words])
+    mid = (starts + ends) / 2
+    starts = np.minimum(starts, mid - _MIN_WORD / 2)
+    ends = np.maximum(ends, mid + _MIN_WORD / 2)
+    speakers = sorted({t.speaker for t in turns})
+    overlap = np.zeros((len(speakers), len(words)))  # seconds of each word inside each speaker
+    distance = np.full((len(speakers), len(words)), np.inf)  # seconds from the word to the speaker
+    for k, spk in enumerate(speakers):
+        iv = _merge([(t.start, t.end) for t in turns if t.speaker == spk])
+        ts, te = iv[:, 0], iv[:, 1]
+        cum = np.concatenate([[0.0], np.cumsum(te - ts)])
+        # Overlap of [a, b] with disjoint sorted intervals = covered(b) - covered(a).
+        overlap[k] = _covered(ends, ts, te, cum) - _covered(starts, ts, te, cum)
+        i = np.clip(np.searchsorted(ts, mid) - 1, 0, len(ts) - 1)  # last turn starting before mid
+        j = np.clip(i + 1, 0, len(ts) - 1)
+        d_i = np.maximum(0.0, np.maximum(ts[i] - mid, mid - te[i]))
+        d_j = np.maximum(0.0, np.maximum(ts[j] - mid, mid - te[j]))
+        distance[k] = np.minimum(d_i, d_j)
+    best = np.where(overlap.max(axis=0) > 0, overlap.argmax(axis=0), distance.argmin(axis=0))
+    return [replace(w, speaker=speakers[b]) for w, b in zip(words, best, strict=True)]
+
+
+def smooth_sentence_edges(
+    words: Sequence[Word], max_words: int = 2, max_seconds: float = 0.8, max_gap: float = 0.3
+) -> list[Word]:
+    """Give a short speaker run at the start or end of a sentence to the sentence's other speaker.
+
+    Diarization turn edges are coarse (1.6 s embedding windows) while word times are precise, so
+    the first or last word of a sentence often lands on the neighbouring speaker ("Chicago |
+    also."). A run of at most ``max_words`` words and ``max_seconds`` at a sentence edge, right
+    next to (``max_gap``) a longer run of another speaker inside the same sentence, is reassigned
+    to that speaker. Real speaker changes inside a sentence keep their longer runs.
+    """
+    out = list(words)
+    start = 0
+    for i, w in enumerate(out):
+        if not (ends_sentence(w.word) or i == len(out) - 1):
+            continue
+        sent = list(range(start, i + 1))
+        start = i + 1
+        runs: list[list[int]] = []
+        for j in sent:
+            if runs and out[runs[-1][-1]].speaker == out[j].speaker:
+                runs[-1].append(j)
+            else:
+                runs.append([j])
+        if len(runs) < 2:
+            continue
+        for edge, neighbour, before in ((runs[0], runs[1], True), (runs[-1], runs[-2], False)):
+            span = out[edge[-1]].end - out[edge[0]].start
+            gap = (
+                out[neighbour[0]].start - out[edge[-1]].end
+                if before
+                else out[edge[0]].start - out[neighbour[-1]].end
+            )
+            n_len = out[neighbour[-1]].end - out[neighbour[0]].start
+            if len(edge) <= max_words and span <= max_seconds and gap <= max_gap and n_len > 2 * span:
+                spk = out[neighbour[0]].speaker
+                for j in edge:
+                    out[j] = replace(out[j], speaker=spk)
+    return out
+
+
+def _merge(intervals: list[tuple[float, float]]) -> np.ndarray:
+    out: list[list[float]] = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return np.array(out, dtype=float).reshape(-1, 2)
+
+
+def _covered(x: np.ndarray, ts: np.ndarray, te: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """Seconds of the intervals [ts, te) lying before each time in ``x``."""
+    i = np.searchsorted(ts, x, side="right")  # intervals starting before x
+    prev = np.clip(i - 1, 0, len(ts) - 1)
+    partial = np.clip(x - ts[prev], 0.0, te[prev] - ts[prev])
+    return np.where(i > 0, cum[np.maximum(i - 1, 0)] + partial, 0.0)
+
+
+def join_words(words: Sequence[Word], language: str | None = None) -> str:
+    sep = "" if (language or "").lower() in _NO_SPACE_LANGUAGES else " "
+    return sep.join(w.word.strip() for w in words).strip()
+
+
+def build_utterances(
+    words: Sequence[Word],
+    max_pause: float = 1.0,
+    max_duration: float = 20.0,
+    split_sentences: bool = True,
+    language: str | None = None,
+) -> list[Utterance]:
+    """Group speaker-assigned words (in time order) into utterances.
+
+    A new utterance starts when the speaker changes, when the pause before a word exceeds
+    ``max_pause`` seconds, after a word that ends a sentence (``split_sentences``), or when the
+    utterance would grow past ``max_duration`` seconds.
+    """
+    utterances: list[Utterance] = []
+    current: list[Word] = []
+
+    def flush() -> None:
+        if current:
+            utterances.append(
+                Utterance(
+                    start=current[0].start,
+                    end=max(w.end for w in current),
+                    speaker=current[0].speaker or "SPEAKER_00",
+                    text=join_words(current, language),
+                    words=list(current),
+                )
+            )
+            current.clear()
+
+    for w in sorted(words, key=lambda w: (w.start, w.end)):
+        if current:
+            last = current[-1]
+            if (
+                w.speaker != last.speaker
+                or w.start - last.end > max_pause
+                or (split_sentences and ends_sentence(last.word))
+                or w.end - current[0].start > max_duration
+            ):
+                flush()
+        current.append(w)
+    flush()
+    return utterances

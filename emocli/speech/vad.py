@@ -1,0 +1,166 @@
+"""Voice activity detection: where in the audio someone speaks.
+
+One small interface (a callable returning speech regions in seconds), chosen by name from
+``VAD_BACKENDS``. The default, ``silero``, is the Silero VAD ONNX model that ships inside the
+``silero-vad`` package (RTF under 0.01 on one core; on sample.wav it misses 0.25 s of 22.5 s of
+speech and adds 0.19 s).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Protocol
+
+import numpy as np
+
+from emocli.errors import ModelUnavailableError
+from emocli.hooks import ProgressHook, null_hook
+
+Region = tuple[float, float]
+"""(start, end) in seconds from the start of the input."""
+
+SAMPLE_RATE = 16_000
+
+
+class VAD(Protocol):
+    name: str
+    version: str
+
+    def __call__(self, audio: np.ndarray, hook: ProgressHook = null_hook) -> list[Region]:
+        """Speech regions of 16 kHz mono float32 ``audio``, sorted, non-overlapping."""
+
+
+def _import_silero() -> object:
+    """Import silero_vad without letting it change torch's global thread count.
+
+    ``silero_vad/model.py`` calls ``torch.set_num_threads(1)`` at import time, which would slow
+    every later torch op in the process (the speaker encoder, the emotion model) by 2x or more.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        import silero_vad
+    except ImportError as e:
+        raise ModelUnavailableError(
+            "The voice activity detector is missing (package silero-vad is not installed).",
+            "Reinstall emocli (pip install emocli).",
+        ) from e
+    finally:
+        torch.set_num_threads(threads)
+    return silero_vad
+
+
+class SileroVAD:
+    """Silero VAD (ONNX, CPU) with padding and minimum durations suited to diarization and ASR."""
+
+    name = "silero"
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        min_speech_ms: int = 250,
+        min_silence_ms: int = 100,
+        speech_pad_ms: int = 30,
+    ) -> None:
+        self._silero = _import_silero()
+        try:
+            self._model = self._silero.load_silero_vad(onnx=True)  # type: ignore[attr-defined]
+        except Exception as e:  # missing onnxruntime or a damaged package
+            raise ModelUnavailableError(
+                f"Cannot load the Silero VAD model: {e}.", "Reinstall silero-vad and onnxruntime."
+            ) from e
+        self.threshold = threshold
+        self.min_speech_ms = min_speech_ms
+        self.min_silence_ms = min_silence_ms
+        self.speech_pad_ms = speech_pad_ms
+        try:
+            self.version = version("silero-vad")
+        except PackageNotFoundError:
+            self.version = "unknown"
+
+    def __call__(self, audio: np.ndarray, hook: ProgressHook = null_hook) -> list[Region]:
+        import torch
+
+        if len(audio) < 512:  # shorter than one 32 ms VAD window
+            return []
+        total = len(audio) / SAMPLE_RATE
+
+        def progress(percent: float) -> None:
+            hook("voice activity", completed=total * percent / 100.0, total=total)
+
+        stamps = self._silero.get_speech_timestamps(  # type: ignore[attr-defined]
+            torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)),
+            self._model,
+            threshold=self.threshold,
+            sampling_rate=SAMPLE_RATE,
+            min_speech_duration_ms=self.min_speech_ms,
+            min_silence_duration_ms=self.min_silence_ms,
+            speech_pad_ms=self.speech_pad_ms,
+            return_seconds=False,
+            progress_tracking_callback=progress,
+        )
+        self._model.reset_states()  # type: ignore[attr-defined]
+        return merge_regions([(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps])
+
+
+VAD_BACKENDS: dict[str, Callable[[], VAD]] = {"silero": SileroVAD}
+
+
+def load_vad(name: str = "silero") -> VAD:
+    try:
+        factory = VAD_BACKENDS[name]
+    except KeyError:
+        raise ModelUnavailableError(
+            f"Unknown voice activity detector {name!r}.", f"Choose from {', '.join(VAD_BACKENDS)}."
+        ) from None
+    return factory()
+
+
+def merge_regions(regions: Sequence[Region], max_gap: float = 0.0) -> list[Region]:
+    """Sort regions and merge those that overlap or are separated by at most ``max_gap`` seconds."""
+    out: list[list[float]] = []
+    for s, e in sorted((float(a), float(b)) for a, b in regions if b > a):
+        if out and s - out[-1][1] <= max_gap:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
+def speech_duration(regions: Sequence[Region]) -> float:
+    return float(sum(e - s for s, e in regions))
+
+
+def plan_blocks(
+    regions: Sequence[Region],
+    duration: float,
+    max_gap: float = 2.0,
+    max_block: float = 240.0,
+    pad: float = 0.3,
+) -> list[Region]:
+    """Group speech regions into blocks that ASR decodes one at a time.
+
+    Blocks cut at silences longer than ``max_gap`` (skipped entirely: no decoding of silence, no
+    hallucinated words there) and are at most ``max_block`` seconds long, so ASR memory does not
+    grow with the input's length. A single region longer than ``max_block`` is cut into pieces.
+    Each block is padded by ``pad`` seconds (never past its neighbours or the input).
+    """
+    blocks: list[list[float]] = []
+    for s, e in merge_regions(regions):
+        while e - s > max_block:  # continuous speech longer than a block: hard cuts
+            blocks.append([s, s + max_block])
+            s += max_block
+        if blocks and s - blocks[-1][1] <= max_gap and e - blocks[-1][0] <= max_block:
+            blocks[-1][1] = e
+        else:
+            blocks.append([s, e])
+    padded: list[Region] = []
+    for i, (s, e) in enumerate(blocks):
+        lo = max(0.0, s - pad, padded[-1][1] if padded else 0.0)
+        hi = min(duration, e + pad)
+        if i + 1 < len(blocks):
+            hi = min(hi, (e + blocks[i + 1][0]) / 2)
+        padded.append((lo, max(lo, hi)))
+    return padded
