@@ -32,6 +32,24 @@ def _formats(output: Path, spec: str | None) -> list[OutputFormat]:
     return [OutputFormat(suffix)] if suffix in TRANSCRIBE_FORMATS else [OutputFormat.json]
 
 
+def _probe_writable(path: Path) -> None:
+    """Create and remove a hidden file beside ``path``: the one sure test that the folder takes
+    files (root passes permission checks; /proc and read-only mounts still refuse)."""
+    import os
+    import tempfile
+
+    from emocli.errors import OutputError
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".emocli-probe-", dir=path.parent)
+    except OSError as e:
+        raise OutputError(
+            f"Cannot write to {path.parent}: {e.strerror}.", "Choose a folder you can write to."
+        ) from e
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def _clock(t: float) -> str:
     m, s = divmod(max(0.0, t), 60)
     return f"{int(m):02d}:{s:05.2f}"
@@ -130,7 +148,7 @@ def transcribe_command(
     # Everything that can be checked cheaply is checked before models load and work starts.
     paths = output_paths(output, _formats(output, output_format))
     for path in paths.values():
-        check_output_path(path, [input])
+        _probe_writable(check_output_path(path, [input]))
     check_speaker_bounds(num_speakers, min_speakers, max_speakers)
     diarizer = diarizer.strip().lower()
     if diarizer not in DIARIZERS:

@@ -183,7 +183,7 @@ def frames_to_turns(
         for lo, hi in zip(np.concatenate([[0], cut]), np.concatenate([cut, [len(labs)]]), strict=True):
             t0 = s if lo == 0 else (a + lo) * step
             t1 = e if hi == len(labs) else (a + hi) * step
-            turns.append(Turn(round(t0, 3), round(t1, 3), speaker_name(int(labs[lo]))))
+            turns.append(Turn(round(float(t0), 3), round(float(t1), 3), speaker_name(int(labs[lo]))))
     return turns
 
 

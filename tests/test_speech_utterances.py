@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from emocli.results import Word
+from emocli.speech.diarize import frames_to_turns
+from emocli.speech.utterances import (
+    Turn,
+    assign_speakers,
+    build_utterances,
+    ends_sentence,
+    join_words,
+    smooth_sentence_edges,
+)
+from emocli.speech.vad import merge_regions, plan_blocks
+
+
+def words(*spec: tuple[float, float, str]) -> list[Word]:
+    return [Word(s, e, w) for s, e, w in spec]
+
+
+def test_words_are_assigned_by_overlap_even_inside_one_asr_segment() -> None:
+    # One Whisper segment "yes I agree no way" spans a speaker change at 1.0 s.
+    ws = words(
+        (0.0, 0.3, "yes"), (0.35, 0.5, "I"), (0.55, 0.95, "agree"), (1.1, 1.3, "no"), (1.35, 1.7, "way")
+    )
+    turns = [Turn(0.0, 1.0, "A"), Turn(1.0, 2.0, "B")]
+    out = assign_speakers(ws, turns)
+    assert [w.speaker for w in out] == ["A", "A", "A", "B", "B"]
+    utts = build_utterances(out)
+    assert [(u.speaker, u.text) for u in utts] == [("A", "yes I agree"), ("B", "no way")]
+    assert all(len({w.speaker for w in u.words}) == 1 for u in utts)
+
+
+def test_word_crossing_a_turn_boundary_goes_to_the_larger_overlap() -> None:
+    turns = [Turn(0.0, 1.0, "A"), Turn(1.0, 3.0, "B")]
+    (w,) = assign_speakers(words((0.9, 1.5, "crossing")), turns)  # 0.1 s in A, 0.5 s in B
+    assert w.speaker == "B"
+    (w,) = assign_speakers(words((0.5, 1.1, "crossing")), turns)  # 0.5 s in A, 0.1 s in B
+    assert w.speaker == "A"
+
+
+def test_word_in_silence_goes_to_the_nearest_turn() -> None:
+    turns = [Turn(0.0, 1.0, "A"), Turn(5.0, 6.0, "B"), Turn(8.0, 9.0, "A")]
+    out = assign_speakers(words((1.5, 1.8, "near-a"), (4.2, 4.6, "near-b"), (9.5, 9.7, "after")), turns)
+    assert [w.speaker for w in out] == ["A", "B", "A"]
+
+
+def test_overlapping_turns_and_zero_length_words() -> None:
+    turns = [Turn(0.0, 2.0, "A"), Turn(1.5, 3.0, "B")]  # overlap 1.5-2.0
+    out = assign_speakers(words((1.0, 1.0, "zero"), (2.5, 2.5, "zero2")), turns)
+    assert [w.speaker for w in out] == ["A", "B"]
+    assert assign_speakers([], turns) == []
+
+
+def test_pauses_sentences_and_max_length_split_utterances() -> None:
+    ws = [
+        Word(0.0, 0.4, "Hello.", speaker="A"),
+        Word(0.5, 0.9, "How", speaker="A"),
+        Word(1.0, 1.3, "are", speaker="A"),
+        Word(3.0, 3.3, "you", speaker="A"),  # 1.7 s pause
+        Word(3.4, 3.6, "Mr.", speaker="A"),  # an abbreviation does not end a sentence
+        Word(3.7, 4.0, "Smith?", speaker="A"),
+    ]
+    utts = build_utterances(ws, max_pause=1.0)
+    assert [u.text for u in utts] == ["Hello.", "How are", "you Mr. Smith?"]
+    assert (utts[2].start, utts[2].end) == (3.0, 4.0)
+    long = [Word(i * 0.5, i * 0.5 + 0.4, f"w{i}", speaker="A") for i in range(20)]  # 10 s, no pauses
+    parts = build_utterances(long, max_duration=3.0)
+    assert all(u.duration <= 3.0 for u in parts) and sum(len(u.words) for u in parts) == 20
+    assert len(build_utterances(ws, split_sentences=False, max_pause=5.0)) == 1
+
+
+def test_sentence_end_detection_and_joining() -> None:
+    assert ends_sentence("done.") and ends_sentence("why?") and ends_sentence('"no!"')
+    assert not ends_sentence("Mr.") and not ends_sentence("D.C.") and not ends_sentence("3.5")
+    assert not ends_sentence("hello,")
+    ws = words((0, 1, "你好"), (1, 2, "世界"))
+    assert join_words(ws, "zh") == "你好世界" and join_words(ws, "en") == "你好 世界"
+
+
+def test_short_run_at_a_sentence_edge_joins_the_sentence_speaker() -> None:
+    ws = [
+        Word(18.1, 18.4, "Oh", speaker="A"),
+        Word(18.5, 19.0, "I'm", speaker="A"),
+        Word(19.0, 19.5, "from", speaker="A"),
+        Word(19.5, 19.9, "Chicago", speaker="A"),
+        Word(19.9, 20.1, "also.", speaker="B"),  # turn edge landed one word early
+        Word(20.3, 20.6, "Really?", speaker="B"),
+    ]
+    out = smooth_sentence_edges(ws)
+    assert [w.speaker for w in out] == ["A"] * 5 + ["B"]
+    # A real change inside a sentence (long runs on both sides) is kept.
+    ws2 = [Word(i * 0.4, i * 0.4 + 0.35, "w", speaker="A" if i < 4 else "B") for i in range(8)]
+    ws2[-1] = Word(ws2[-1].start, ws2[-1].end, "end.", speaker="B")
+    assert [w.speaker for w in smooth_sentence_edges(ws2)] == [w.speaker for w in ws2]
+
+
+def test_regions_and_asr_blocks() -> None:
+    assert merge_regions([(3, 4), (0, 1), (0.5, 2)]) == [(0.0, 2.0), (3.0, 4.0)]
+    assert merge_regions([(0, 1), (1.2, 2)], max_gap=0.3) == [(0.0, 2.0)]
+    regions = [(0.0, 5.0), (6.0, 9.0), (20.0, 25.0), (25.5, 400.0)]
+    blocks = plan_blocks(regions, duration=410.0, max_gap=2.0, max_block=240.0, pad=0.3)
+    # silence 9-20 s is skipped; blocks never exceed the limit (plus padding) and never overlap
+    assert blocks[0] == (0.0, 9.3)
+    assert all(e - s <= 240.0 + 0.6 for s, e in blocks)
+    assert all(b[0] >= a[1] for a, b in itertools.pairwise(blocks))
+    covered = sum(min(e, be) - max(s, bs) for s, e in regions for bs, be in blocks if be > s and bs < e)
+    assert covered == pytest.approx(sum(e - s for s, e in regions))
+
+
+def test_frames_to_turns_follow_window_votes_and_cut_at_silence() -> None:
+    # windows every 0.25 s over 0-6 s of speech; speaker 0 until 3 s, then speaker 1
+    starts = np.arange(0.0, 4.41, 0.25)
+    spans = np.stack([starts, starts + 1.6], axis=1)
+    labels = ((starts + 0.8) >= 3.0).astype(int)
+    turns = frames_to_turns(spans, labels, [(0.0, 2.0), (2.5, 6.0)], duration=7.0)
+    assert [t.speaker for t in turns] == ["SPEAKER_00", "SPEAKER_00", "SPEAKER_01"]
+    assert turns[0] == Turn(0.0, 2.0, "SPEAKER_00")
+    assert turns[2].start == pytest.approx(3.0, abs=0.15) and turns[2].end == 6.0
