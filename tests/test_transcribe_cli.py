@@ -78,8 +78,11 @@ def test_ten_seconds_of_silence(tmp_path: Path) -> None:
     assert no_outputs(tmp_path)
 
 
-@pytest.mark.parametrize("where", ["parent-is-a-file", "missing-folder", "proc"])
-def test_unwritable_output(tmp_path: Path, where: str) -> None:
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [("parent-is-a-file", "is a file"), ("missing-folder", "does not exist"), ("proc", "cannot write")],
+)
+def test_unwritable_output(tmp_path: Path, where: str, message: str) -> None:
     src = make_video(tmp_path / "talk.mp4", seconds=1.0)
     (tmp_path / "afile").write_text("x")
     target = {
@@ -88,7 +91,7 @@ def test_unwritable_output(tmp_path: Path, where: str) -> None:
         "proc": Path("/proc/out.json"),
     }[where]
     code, out = run(str(src), "-o", str(target))
-    assert_one_line_error(code, out, "output")
+    assert_one_line_error(code, out, message)
     assert not target.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "talk.mp4"]
 
