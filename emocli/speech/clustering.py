@@ -38,20 +38,34 @@ def cosine_affinity(emb: np.ndarray) -> np.ndarray:
     return a
 
 
-def spectral_labels(emb: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """Spectral clustering of unit vectors into ``k`` clusters; (n,) int labels."""
-    from sklearn.cluster import KMeans
+def spectral_embedding(emb: np.ndarray, k_max: int) -> np.ndarray:
+    """(n, k_max) smoothest eigenvectors of the normalised Laplacian of the cosine affinity.
 
-    n = len(emb)
-    if k <= 1 or n <= k:
-        return np.arange(n) if n <= k and k > 1 else np.zeros(n, dtype=int)
+    Computed once and shared by every candidate k (one O(n^3) eigen-decomposition, not one per k).
+    """
     a = cosine_affinity(emb)
     d = 1.0 / np.sqrt(a.sum(axis=1) + 1e-10)
-    lap = np.eye(n) - d[:, None] * a * d[None, :]  # normalised Laplacian
+    lap = np.eye(len(emb)) - d[:, None] * a * d[None, :]  # normalised Laplacian
     _, vecs = np.linalg.eigh(lap)
-    x = vecs[:, :k]  # (n, k): the k smoothest eigenvectors
-    x = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-10)
+    return vecs[:, :k_max]
+
+
+def _kmeans_rows(vecs: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    x = vecs[:, :k]
+    x = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-10)  # rows on the unit sphere (Ng et al.)
     return KMeans(k, n_init=10, random_state=seed).fit_predict(x)
+
+
+def spectral_labels(emb: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Spectral clustering of unit vectors into ``k`` clusters; (n,) int labels."""
+    n = len(emb)
+    if k <= 1 or n == 0:
+        return np.zeros(n, dtype=int)
+    if n <= k:
+        return np.arange(n)
+    return _kmeans_rows(spectral_embedding(emb, k), k, seed)
 
 
 def _centroids(emb: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -112,9 +126,11 @@ def estimate_clusters(
     k_hi = min(max_speakers, n - 1)
     if k_hi < 2:
         return np.zeros(n, dtype=int)
-    candidates = {k: spectral_labels(emb, k) for k in range(max(2, min_speakers), k_hi + 1)}
-    if not candidates:
+    ks = range(max(2, min_speakers), k_hi + 1)
+    if not ks:
         return np.zeros(n, dtype=int)
+    vecs = spectral_embedding(emb, k_hi)
+    candidates = {k: _kmeans_rows(vecs, k) for k in ks}
     k0 = max(candidates, key=lambda k: bic_score(emb, candidates[k], n_eff))
     labels = candidates[k0]
     while labels.max() + 1 > max(1, min_speakers):
