@@ -1,0 +1,190 @@
+"""Audio features: speech-encoder states pooled over an utterance, chosen by name.
+
+- ``whisper`` (default): the encoder of the Whisper model the ASR already loads (CTranslate2, via
+  faster-whisper). Each clip is encoded at its own length (no padding to 30 s: about 10x faster
+  for similar accuracy); clips longer than 30 s are encoded in 30 s windows. States: 50 frames/s,
+  512-d for Whisper base.
+- ``wav2vec2`` / ``hubert`` (or any Hugging Face audio encoder name): last hidden states of
+  ``facebook/wav2vec2-base`` / ``facebook/hubert-base-ls960``; downloaded on machines with
+  internet, failing in under a second offline (``models_registry.require_download``).
+
+An utterance's vector is the mean and standard deviation of its frame states (2 x dim), then
+standardised per speaker (``speaker_standardise``): the reference measurements show that removing
+each speaker's own voice statistics matters more than the classifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from emocli.errors import DependencyMissingError, EmocliError, ModelUnavailableError
+from emocli.media import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+MIN_SECONDS = 0.5  # shorter clips are zero-padded: the encoder needs a few frames to say anything
+WINDOW_SECONDS = 30.0  # Whisper's positional table covers 30 s (1500 states)
+
+
+class AudioEncoder(Protocol):
+    """One speech encoder. ``frames`` maps a 16 kHz mono clip to (T, dim) float32 states."""
+
+    name: str
+    version: str  # part of every cache key: change it when the features change
+    dim: int
+
+    def frames(self, audio: np.ndarray) -> np.ndarray: ...
+
+
+def pool_stats(frames: np.ndarray) -> np.ndarray:
+    """(T, dim) states -> (2 * dim,) mean then standard deviation over time, float32."""
+    frames = np.asarray(frames, dtype=np.float32)
+    if frames.ndim != 2 or len(frames) == 0:
+        raise ValueError(f"expected (T, dim) frame states with T > 0, got shape {frames.shape}")
+    return np.concatenate([frames.mean(0), frames.std(0)]).astype(np.float32)
+
+
+def _prepare(audio: np.ndarray) -> np.ndarray:
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if not np.isfinite(audio).all():
+        audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
+    need = int(MIN_SECONDS * SAMPLE_RATE)
+    if len(audio) < need:
+        audio = np.pad(audio, (0, need - len(audio)))
+    return audio
+
+
+def whisper_version(model_name: str) -> str:
+    """Cache-key version of Whisper features, known without loading the model."""
+    if model_name == "base":
+        from emocli.speech.whisper_model import BUNDLED_SHA256
+
+        return f"whisper-ct2-base-{BUNDLED_SHA256[:12]}-v1"
+    return f"whisper-ct2-{model_name}-v1"
+
+
+class WhisperEncoder:
+    """Encoder states of a faster-whisper ``WhisperModel`` (pass the ASR's to avoid loading twice)."""
+
+    def __init__(
+        self, model: WhisperModel | None = None, model_name: str = "base", device: str = "cpu"
+    ) -> None:
+        if model is None:
+            from emocli.speech.whisper_model import load_whisper, resolve_whisper
+
+            model = load_whisper(resolve_whisper(model_name), device=device)
+        from faster_whisper.feature_extractor import FeatureExtractor
+
+        self.model = model
+        n_mels = int(getattr(model.model, "n_mels", 80) or 80)
+        self._features = FeatureExtractor(feature_size=n_mels)
+        self.name = "whisper"
+        self.version = whisper_version(model_name)
+        # Width of the encoder output, read once from a tiny probe so other sizes work too.
+        self.dim = int(self._encode(np.zeros(int(MIN_SECONDS * SAMPLE_RATE), np.float32)).shape[-1])
+
+    def _encode(self, audio: np.ndarray) -> np.ndarray:
+        import ctranslate2
+
+        mel = self._features(audio, padding=0)  # (n_mels, n_frames) at 100 frames/s
+        n = mel.shape[-1] - mel.shape[-1] % 2  # the encoder's stride-2 convolution wants even lengths
+        mel = np.ascontiguousarray(mel[:, : max(n, 2)][None], dtype=np.float32)  # (1, n_mels, n)
+        out = self.model.model.encode(ctranslate2.StorageView.from_array(mel), to_cpu=True)
+        return np.asarray(out, dtype=np.float32)[0]  # (n / 2, dim) at 50 states/s
+
+    def frames(self, audio: np.ndarray) -> np.ndarray:
+        audio = _prepare(audio)
+        step = int(WINDOW_SECONDS * SAMPLE_RATE)
+        parts = [self._encode(audio[i : i + step]) for i in range(0, len(audio), step)]
+        # A last window shorter than MIN_SECONDS would give one or two noisy states: drop it.
+        if len(parts) > 1 and len(audio) % step < MIN_SECONDS * SAMPLE_RATE:
+            parts = parts[:-1]
+        return np.concatenate(parts, axis=0)
+
+
+HF_AUDIO_NAMES = {"wav2vec2": "facebook/wav2vec2-base", "hubert": "facebook/hubert-base-ls960"}
+
+
+class HFAudioEncoder:
+    """Last hidden states of a Hugging Face speech encoder (wav2vec2, HuBERT, WavLM...)."""
+
+    def __init__(self, name: str, device: str = "cpu") -> None:
+        repo = HF_AUDIO_NAMES.get(name, name)
+        from emocli.features.text import hf_local_or_download
+
+        path = hf_local_or_download(repo, what=f"audio encoder {repo!r}")
+        try:
+            import torch
+            from transformers import AutoFeatureExtractor, AutoModel
+        except ImportError as e:  # pragma: no cover - transformers is a core dependency
+            raise DependencyMissingError("transformers is needed for --audio-encoder " + name) from e
+        try:
+            self._fe = AutoFeatureExtractor.from_pretrained(path)
+            self._model = AutoModel.from_pretrained(path).to(device).eval()
+        except (OSError, ValueError) as e:
+            raise ModelUnavailableError(f"Cannot load audio encoder {repo!r}: {e}.") from e
+        self._torch = torch
+        self._device = device
+        self.name = name
+        self.dim = int(self._model.config.hidden_size)
+        self.version = f"hf-{repo}-v1"
+
+    def frames(self, audio: np.ndarray) -> np.ndarray:
+        audio = _prepare(audio)
+        inputs = self._fe(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        with self._torch.inference_mode():
+            out = self._model(**{k: v.to(self._device) for k, v in inputs.items()})
+        return out.last_hidden_state[0].float().cpu().numpy()
+
+
+AUDIO_ENCODERS: dict[str, Callable[..., AudioEncoder]] = {
+    "whisper": WhisperEncoder,
+    "wav2vec2": lambda **kw: HFAudioEncoder("wav2vec2", device=kw.get("device", "cpu")),
+    "hubert": lambda **kw: HFAudioEncoder("hubert", device=kw.get("device", "cpu")),
+}
+
+
+def make_audio_encoder(name: str = "whisper", **kwargs: object) -> AudioEncoder:
+    """An encoder by registry name, or any Hugging Face audio model id (``org/name``)."""
+    if name in AUDIO_ENCODERS:
+        return AUDIO_ENCODERS[name](**kwargs)
+    if "/" in name:
+        return HFAudioEncoder(name, device=str(kwargs.get("device", "cpu")))
+    raise EmocliError(
+        f"Unknown audio encoder {name!r}.",
+        f"Use one of: {', '.join(AUDIO_ENCODERS)}, or a Hugging Face model id (org/name).",
+    )
+
+
+def speaker_standardise(
+    features: np.ndarray,
+    speakers: Sequence[str],
+    global_mean: np.ndarray,
+    global_std: np.ndarray,
+    prior: float = 4.0,
+) -> np.ndarray:
+    """Standardise (N, D) utterance features by each speaker's own mean and std.
+
+    With few utterances a speaker's statistics are noisy (and one utterance has no spread), so
+    they are shrunk towards the training set's global statistics as if ``prior`` utterances
+    at the global values had been seen: ``mean_s = (n * mean_obs + prior * mean_g) / (n + prior)``,
+    the same for the variance. Training and inference use this same rule.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    out = np.empty_like(x)
+    gm = np.asarray(global_mean, dtype=np.float64)
+    gv = np.asarray(global_std, dtype=np.float64) ** 2
+    spk = np.asarray(list(speakers), dtype=object)
+    for s in dict.fromkeys(spk.tolist()):
+        idx = np.flatnonzero(spk == s)
+        n = len(idx)
+        m_obs = x[idx].mean(0)
+        v_obs = x[idx].var(0) if n > 1 else gv
+        mean = (n * m_obs + prior * gm) / (n + prior)
+        var = (n * v_obs + prior * gv) / (n + prior)
+        out[idx] = (x[idx] - mean) / np.sqrt(var + 1e-6)
+    return out.astype(np.float32)

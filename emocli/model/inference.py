@@ -1,0 +1,208 @@
+"""The inference API that ``annotate`` and ``batch`` call: a dialogue of utterances in, emotions out.
+
+    recognizer = load_emotion_model()                      # the shipped default
+    recognizer = load_emotion_model(whisper_model=asr.model)  # reuse the ASR's loaded Whisper
+    preds = recognizer.predict_dialogue([UtteranceInput(text="Hi!", speaker="SPEAKER_00", ...), ...])
+    preds[0].scores()            # {"neutral": 0.1, "joy": 0.8, ...} fused
+    preds[0].modality_scores()   # {"text": {...}, "audio": {...}, "visual": None}
+
+Give all the utterances of one video in one call: the dialogue context (who speaks, what came before
+and after) is part of the model, and each speaker's audio is standardised by that speaker's own
+statistics over the call's utterances (shrunk towards the training statistics when a speaker has
+few of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from emocli import EMOTIONS
+from emocli.hooks import ProgressHook, null_hook
+from emocli.media import SAMPLE_RATE
+from emocli.model.config import AUDIO_NATIVE, MODALITIES
+from emocli.results import Scores, scores_from_probs
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+    from emocli.features.extract import AudioFeaturizer
+    from emocli.model.fusion import EmotionNet
+
+MIN_AUDIO_SECONDS = 0.2  # shorter clips carry no usable prosody: the audio modality is masked
+
+
+@dataclass
+class UtteranceInput:
+    text: str | None  # the words (None or "" when unknown)
+    speaker: str  # speaker label; utterances of one speaker share audio normalisation
+    start: float = 0.0  # seconds in the input (informational)
+    end: float = 0.0
+    audio: np.ndarray | None = None  # 16 kHz mono float32 samples of the utterance, or None
+    visual: np.ndarray | None = None  # (F, 7) per-frame expression probabilities (EMOTIONS order), or None
+    audio_features: np.ndarray | None = None  # precomputed pooled encoder states, instead of ``audio``
+
+
+@dataclass
+class UtterancePrediction:
+    probs: np.ndarray  # (7,) fused probabilities, EMOTIONS order
+    modality_probs: dict[str, np.ndarray | None] = field(default_factory=dict)  # None: modality missing
+    fusion_weights: dict[str, float] = field(default_factory=dict)  # how much each modality weighed
+    audio_native: np.ndarray | None = None  # (8,) audio head: EMOTIONS + calm
+    visual_importance: np.ndarray | None = None  # (F,) frame importance from temporal softmax pooling
+
+    @property
+    def emotion(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probs))
+
+    def scores(self) -> Scores:
+        return scores_from_probs(self.probs)
+
+    def modality_scores(self) -> dict[str, Scores | None]:
+        return {m: (None if p is None else scores_from_probs(p)) for m, p in self.modality_probs.items()}
+
+
+class EmotionRecognizer:
+    """A loaded emotion model plus the feature extractors its modalities need (loaded lazily)."""
+
+    def __init__(
+        self, net: EmotionNet, device: str = "cpu", whisper_model: WhisperModel | None = None
+    ) -> None:
+        self.net = net.eval()
+        self.device = device
+        self.modalities: tuple[str, ...] = tuple(net.cfg.modalities)
+        self.trained_modalities: tuple[str, ...] = tuple(net.cfg.trained_modalities)
+        self._whisper = whisper_model
+        self._audio: AudioFeaturizer | None = None
+        self._tokenizer = None
+
+    @property
+    def config(self) -> dict:
+        return self.net.cfg.to_dict()
+
+    def audio_featurizer(self) -> AudioFeaturizer:
+        if self._audio is None:
+            from emocli.features.extract import AudioFeaturizer
+
+            self._audio = AudioFeaturizer(self.net.cfg.audio_encoder, self._whisper, self.device)
+        return self._audio
+
+    def audio_features(self, audio: np.ndarray) -> np.ndarray:
+        """Raw pooled encoder states (before speaker standardisation) of a 16 kHz clip."""
+        return self.audio_featurizer().array(audio)
+
+    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        from emocli.features.text import load_tokenizer, resolve_text_backbone, tokenize
+
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(resolve_text_backbone(self.net.cfg.text_backbone)[0])
+        return tokenize(self._tokenizer, texts, self.net.cfg.text_max_tokens)
+
+    def predict_dialogue(
+        self, utterances: Sequence[UtteranceInput], hook: ProgressHook = null_hook
+    ) -> list[UtterancePrediction]:
+        """Emotions of every utterance of one conversation (in time order)."""
+        import torch
+
+        from emocli.features.audio import speaker_standardise
+        from emocli.features.text import pad_ids
+        from emocli.model.fusion import Batch
+        from emocli.training.data import speaker_numbers
+
+        n = len(utterances)
+        if n == 0:
+            return []
+        cfg = self.net.cfg
+        batch = Batch(
+            mask=torch.ones(1, n, dtype=torch.bool),
+            speakers=torch.tensor([speaker_numbers([u.speaker for u in utterances])]),
+        )
+        if "text" in self.modalities:
+            has = [bool(u.text and u.text.strip()) for u in utterances]
+            batch.text_mask = torch.tensor([has])
+            ids = self._token_ids(
+                [u.text.strip() for u, h in zip(utterances, has, strict=True) if h and u.text]
+            )
+            arr, tok = pad_ids(ids or [[0]], int(getattr(self._tokenizer, "pad_token_id", 0) or 0))
+            batch.text_ids, batch.text_tokens = torch.from_numpy(arr), torch.from_numpy(tok)
+        if "audio" in self.modalities:
+            feats: list[np.ndarray | None] = []
+            for k, u in enumerate(utterances):
+                if u.audio_features is not None:
+                    feats.append(np.asarray(u.audio_features, dtype=np.float32))
+                elif u.audio is not None and len(u.audio) >= MIN_AUDIO_SECONDS * SAMPLE_RATE:
+                    feats.append(self.audio_features(u.audio))
+                else:
+                    feats.append(None)
+                hook("audio features", completed=k + 1, total=n)
+            have = [i for i, f in enumerate(feats) if f is not None]
+            audio = torch.zeros(1, n, cfg.audio_dim)
+            if have:
+                x = np.stack([feats[i] for i in have])  # type: ignore[misc]
+                mean, std = self.net.audio_mean.cpu().numpy(), self.net.audio_std.cpu().numpy()
+                if cfg.speaker_norm:
+                    x = speaker_standardise(
+                        x, [utterances[i].speaker for i in have], mean, std, cfg.speaker_norm_prior
+                    )
+                else:
+                    x = (x - mean) / std
+                audio[0, have] = torch.from_numpy(x.astype(np.float32))
+            batch.audio = audio
+            batch.audio_mask = torch.tensor([[f is not None for f in feats]])
+        frames = []
+        if "visual" in self.modalities:
+            vis = [
+                None if u.visual is None or len(u.visual) == 0 else np.asarray(u.visual, np.float32)
+                for u in utterances
+            ]
+            f = max((len(v) for v in vis if v is not None), default=1)
+            batch.visual = torch.full((1, n, f, 7), 1.0 / 7)
+            batch.visual_frames = torch.zeros(1, n, f, dtype=torch.bool)
+            for i, v in enumerate(vis):
+                if v is not None:
+                    batch.visual[0, i, : len(v)] = torch.from_numpy(v)
+                    batch.visual_frames[0, i, : len(v)] = True
+            batch.visual_mask = torch.tensor([[v is not None for v in vis]])
+            frames = [0 if v is None else len(v) for v in vis]
+        with torch.inference_mode():
+            out = self.net(batch.to(self.device))
+        fused = out.logp[0].exp().float().cpu().numpy()
+        preds = []
+        for i in range(n):
+            mp: dict[str, np.ndarray | None] = {}
+            for m in self.modalities:
+                ok = m in out.modality_logp and bool(out.modality_mask[m][0, i])
+                mp[m] = out.modality_logp[m][0, i].exp().float().cpu().numpy() if ok else None
+            weights = {}
+            if out.fusion_weights is not None:
+                w = out.fusion_weights[0, i].float().cpu().numpy()
+                weights = {m: float(w[j]) for j, m in enumerate(MODALITIES) if m in self.modalities}
+            native = None
+            if out.audio_native is not None and mp.get("audio") is not None:
+                native = out.audio_native[0, i].softmax(-1).float().cpu().numpy()
+            importance = None
+            if out.visual_importance is not None and mp.get("visual") is not None:
+                importance = out.visual_importance[0, i, : frames[i]].float().cpu().numpy()
+            preds.append(UtterancePrediction(fused[i], mp, weights, native, importance))
+        return preds
+
+
+def load_emotion_model(
+    path: Path | None = None, device: str = "cpu", whisper_model: WhisperModel | None = None
+) -> EmotionRecognizer:
+    """Load a model folder (None -> the shipped default). Pass the ASR's ``WhisperModel`` so that
+    the audio features reuse it instead of loading Whisper a second time."""
+    from emocli.model.checkpoint import load_model
+
+    return EmotionRecognizer(load_model(path, device), device, whisper_model)
+
+
+__all__ = ["AUDIO_NATIVE", "EmotionRecognizer", "UtteranceInput", "UtterancePrediction", "load_emotion_model"]

@@ -1,0 +1,204 @@
+"""From data-set folders to featurised conversations: which data, which modalities, cached features.
+
+Splits used for training and model selection:
+- ``meld``: train on ``train``, select on ``dev`` (``test`` is only ever read by ``evaluate``).
+- ``ravdess``: speaker-independent, train on actors 01-16, select on actors 17-18.
+- ``tess``: alone, train on the older speaker (OAF) and select on the younger (YAF); together with
+  RAVDESS (``--dataset ravdess,tess``) all of TESS is training data and selection stays on RAVDESS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from emocli.errors import DataError, EmocliError
+from emocli.features.audio import speaker_standardise
+from emocli.features.extract import AudioFeaturizer, TextFeaturizer, VisualFeaturizer
+from emocli.hooks import ProgressHook, null_hook
+from emocli.model.config import AUDIO_NATIVE
+from emocli.training.data import Conversation, Item
+from emocli.training.datasets import (
+    RAVDESS_NATIVE,
+    DatasetReport,
+    Dialogue,
+    parse_actors,
+    read_meld,
+    read_ravdess,
+    read_tess,
+)
+
+DATASETS = ("meld", "ravdess", "tess")
+ACTED = ("ravdess", "tess")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    datasets: tuple[str, ...]
+    data_dirs: tuple[Path, ...]
+    train_actors: str = "1-16"
+    dev_actors: str = "17-18"
+
+
+@dataclass
+class Splits:
+    train: list[Dialogue]
+    dev: list[Dialogue]
+    reports: list[DatasetReport] = field(default_factory=list)
+    acted: bool = False  # acted clips: train on pseudo-dialogues, evaluate clip by clip
+    has_media: bool = False
+
+
+def dataset_dirs(spec: DataSpec) -> list[Path]:
+    if len(spec.data_dirs) == len(spec.datasets):
+        return list(spec.data_dirs)
+    if len(spec.data_dirs) == 1:
+        return [spec.data_dirs[0]] * len(spec.datasets)
+    raise DataError(
+        f"{len(spec.datasets)} data sets but {len(spec.data_dirs)} --data-dir values.",
+        "Give one --data-dir per data set, or one folder holding meld/, ravdess/, tess/.",
+    )
+
+
+def load_splits(spec: DataSpec) -> Splits:
+    names = list(spec.datasets)
+    bad = [n for n in names if n not in DATASETS]
+    if bad or not names:
+        raise DataError(
+            f"Unknown data set {', '.join(bad) or '(none)'}.", f"Use one of: {', '.join(DATASETS)}."
+        )
+    if "meld" in names and len(names) > 1:
+        raise DataError(
+            "MELD cannot be mixed with acted data sets in one run.",
+            "Train on MELD first, then add RAVDESS/TESS with --init MODEL_DIR.",
+        )
+    dirs = dict(zip(names, dataset_dirs(spec), strict=True))
+    if "meld" in names:
+        train, r1 = read_meld(dirs["meld"], "train")
+        dev, r2 = read_meld(dirs["meld"], "dev")
+        out = Splits(train, dev, [r1, r2], acted=False)
+        out.has_media = any(s.media is not None for d in train for s in d.samples)
+    else:
+        out = Splits([], [], [], acted=True, has_media=True)
+        if "ravdess" in names:
+            tr, r1 = read_ravdess(dirs["ravdess"], parse_actors(spec.train_actors))
+            dv, r2 = read_ravdess(dirs["ravdess"], parse_actors(spec.dev_actors))
+            out.train += tr
+            out.dev += dv
+            out.reports += [r1, r2]
+        if "tess" in names:
+            if "ravdess" in names:
+                tr, r = read_tess(dirs["tess"])
+                out.train += tr
+                out.reports.append(r)
+            else:
+                tr, r1 = read_tess(dirs["tess"], {"OAF"})
+                dv, r2 = read_tess(dirs["tess"], {"YAF"})
+                out.train += tr
+                out.dev += dv
+                out.reports += [r1, r2]
+    for split, dialogues in (("train", out.train), ("dev", out.dev)):
+        if not any(d.samples for d in dialogues):
+            raise DataError(
+                f"The {split} split of {'+'.join(names)} is empty (no usable utterances).",
+                "Check --data-dir and the files' contents.",
+            )
+    return out
+
+
+def _native(sample_native: int | None) -> int | None:
+    """RAVDESS-order native label -> index in the audio head's outputs (EMOTIONS + calm)."""
+    if sample_native is None:
+        return None
+    from emocli.training.datasets import NATIVE_TO_EMOTION
+
+    name = RAVDESS_NATIVE[sample_native]
+    return AUDIO_NATIVE.index("calm") if name == "calm" else AUDIO_NATIVE.index(NATIVE_TO_EMOTION[name])
+
+
+def featurize(
+    dialogues: Sequence[Dialogue],
+    modalities: Sequence[str],
+    report: DatasetReport,
+    text: TextFeaturizer | None,
+    audio: AudioFeaturizer | None,
+    visual: VisualFeaturizer | None,
+    hook: ProgressHook = null_hook,
+    split: str = "",
+) -> list[Conversation]:
+    """Attach cached features to every sample; a failing clip loses that modality, not the sample."""
+    samples = [s for d in dialogues for s in d.samples]
+    states: dict[str, np.ndarray] = {}
+    if "text" in modalities and text is not None:
+        with_text = [s for s in samples if s.text]
+        for s, st in zip(
+            with_text,
+            text.states([s.text or "" for s in with_text], hook, f"text features ({split})"),
+            strict=True,
+        ):
+            states[s.uid] = st
+    audio_vec: dict[str, np.ndarray] = {}
+    visual_vec: dict[str, np.ndarray] = {}
+    media = [s for s in samples if s.media is not None]
+    for k, s in enumerate(media):
+        assert s.media is not None
+        if "audio" in modalities and audio is not None:
+            try:
+                audio_vec[s.uid] = audio.clip(s.media)
+            except EmocliError as e:
+                report.skipped.append(f"{s.uid}: audio skipped ({e.message})")
+        if "visual" in modalities and visual is not None:
+            try:
+                v = visual.clip(s.media)
+                if v is not None:
+                    visual_vec[s.uid] = v
+            except EmocliError as e:
+                report.skipped.append(f"{s.uid}: visual skipped ({e.message})")
+        hook(f"audio/visual features ({split})", completed=k + 1, total=len(media))
+    convs = []
+    for d in dialogues:
+        items = []
+        for s in d.samples:
+            it = Item(
+                label=s.label,
+                speaker=s.speaker,
+                native=_native(s.native),
+                text_states=states.get(s.uid),
+                audio=audio_vec.get(s.uid),
+                visual=visual_vec.get(s.uid),
+                uid=s.uid,
+                group=s.group,
+            )
+            if it.text_states is None and it.audio is None and it.visual is None:
+                report.skipped.append(f"{s.uid}: no usable modality (skipped)")
+                continue
+            items.append(it)
+        if items:
+            convs.append(Conversation(d.did, items))
+    return convs
+
+
+def audio_statistics(convs: Sequence[Conversation]) -> tuple[np.ndarray, np.ndarray]:
+    """Global mean and std of the raw pooled audio vectors of a (training) split."""
+    x = np.stack([it.audio for c in convs for it in c.items if it.audio is not None]).astype(np.float64)
+    return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-4).astype(np.float32)
+
+
+def standardise_split(
+    convs: Sequence[Conversation], mean: np.ndarray, std: np.ndarray, prior: float, per_speaker: bool = True
+) -> None:
+    """Replace each item's audio by its standardised version (per speaker within its group)."""
+    items = [it for c in convs for it in c.items if it.audio is not None]
+    if not items:
+        return
+    x = np.stack([it.audio for it in items])  # type: ignore[misc]
+    if per_speaker:
+        keys = [f"{it.group}/{it.speaker}" for it in items]
+        z = speaker_standardise(x, keys, mean, std, prior)
+    else:
+        z = ((x - mean) / std).astype(np.float32)
+    for it, row in zip(items, z, strict=True):
+        it.audio = row
