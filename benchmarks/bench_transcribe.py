@@ -1,6 +1,7 @@
 """Speed, memory and accuracy of ``emocli transcribe`` with the default models.
 
     python benchmarks/bench_transcribe.py [--data DIR] [--work DIR] [--threads 2] [--skip-long]
+    python benchmarks/bench_transcribe.py --counts   # validate the automatic speaker count
 
 Each input runs in a fresh process (so that peak memory is that input's alone) and reports:
 wall time of the run (models already loaded) / audio duration = real-time factor (RTF), the
@@ -112,6 +113,61 @@ def build_long_inputs(data: Path, work: Path) -> tuple[Path, Path]:
     return out[0], out[1]
 
 
+def speaker_counts(data: Path, seed: int = 0) -> None:
+    """Validate the automatic speaker count (VAD + embedded diarizer, no ASR) on real recordings:
+    each single-person clip, jfk, sample, joins of 2-6 different people from clips/, and joins of
+    TESS and RAVDESS speakers (acted emotional speech, 1.5-3 s per utterance: the hard case)."""
+    import csv
+    import random
+
+    import numpy as np
+
+    from emocli.media import load_audio
+    from emocli.speech.diarize import EmbeddedDiarizer
+    from emocli.speech.vad import SileroVAD
+
+    vad, diarizer = SileroVAD(), EmbeddedDiarizer()
+    gap = np.zeros(int(0.4 * 16000), np.float32)
+    people = {
+        "KH": "WDA_KatieHill_000", "F1": "face_1", "F2": "face_2", "F4": "face_4", "F5": "face_5",
+        "AOC": "WDA_AlexandriaOcasioCortez_000",
+    }  # fmt: skip
+    clips = {k: load_audio(data / "clips" / f"{v}.mp4") for k, v in people.items()}
+    cases: list[tuple[str, np.ndarray, int]] = [(f"clip {v}", clips[k], 1) for k, v in people.items()]
+    cases.append(("clip face_3", load_audio(data / "clips" / "face_3.mp4"), 1))
+    cases.append(("jfk", load_audio(data / "speech" / "jfk.flac"), 1))
+    cases.append(("sample", load_audio(data / "speech" / "sample.wav"), 2))
+    for combo in [("KH", "F1"), ("F4", "F5"), ("KH", "F2", "F5"), ("KH", "F1", "F2", "F4"),
+                  ("F5", "AOC", "F1", "F2"), ("KH", "F4", "F5", "AOC"), tuple(people)]:  # fmt: skip
+        audio = np.concatenate([x for k in combo for x in (clips[k], gap)])
+        cases.append(("clips " + "+".join(combo), audio, len(combo)))
+    rng = random.Random(seed)
+    tess = list(csv.DictReader((data / "tess" / "manifest.csv").open()))
+    for spk in ("OAF", "YAF", None):
+        rows = rng.sample([r for r in tess if spk is None or r["speaker"] == spk], 12)
+        audio = np.concatenate([x for r in rows for x in (load_audio(data / "tess" / r["file"]), gap)])
+        cases.append(
+            (f"tess {spk or 'OAF+YAF'} x12 words", audio, 1 if spk else len({r["speaker"] for r in rows}))
+        )
+    rav = list(csv.DictReader((data / "ravdess" / "manifest.csv").open()))
+    by_actor: dict[str, list[dict[str, str]]] = {}
+    for r in rav:
+        by_actor.setdefault(r["actor"], []).append(r)
+    for k in (1, 1, 1, 2, 2, 3, 4):
+        actors = rng.sample(sorted(by_actor), k)
+        rows = [r for a in actors for r in rng.sample(by_actor[a], 5)]
+        rng.shuffle(rows)
+        audio = np.concatenate([x for r in rows for x in (load_audio(data / "ravdess" / r["file"]), gap)])
+        cases.append((f"ravdess actors {'+'.join(actors)} x5 clips", audio, k))
+    right = 0
+    for name, audio, truth in cases:
+        found = len(diarizer(audio, vad(audio)).speakers)
+        right += found == truth
+        mark = "" if found == truth else "  X"
+        print(f"{name:45s} {len(audio) / 16000:6.1f} s  true {truth}  found {found}{mark}")
+    print(f"speaker count right on {right} of {len(cases)}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -122,12 +178,16 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/emocli-bench"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-long", action="store_true", help="skip the 1- and 10-minute memory runs")
+    ap.add_argument("--counts", action="store_true", help="only validate the automatic speaker count")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--ref-rttm", help=argparse.SUPPRESS)
     ap.add_argument("--ref-text", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child, args.threads, args.ref_rttm, args.ref_text)
+        return 0
+    if args.counts:
+        speaker_counts(args.data)
         return 0
 
     from emocli.speech.metrics import read_stm
