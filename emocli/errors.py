@@ -24,6 +24,10 @@ class InputError(EmocliError):
     exit_code = 2
 
 
+class NoSpeechError(InputError):
+    """The input holds no speech (silence, music, or no words recognised)."""
+
+
 class OutputError(EmocliError):
     """The output path cannot be written (missing folder, permissions, equals the input)."""
 

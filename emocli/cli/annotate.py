@@ -1,0 +1,193 @@
+"""``emocli annotate``: the main job. Transcribe, diarize, find the speaker's face, recognise each
+utterance's emotion, and write an annotated copy of the video plus machine-readable results.
+
+Heavy imports happen inside the command, so ``emocli --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from emocli.cli.app import app
+from emocli.cli.common import RichProgressHook, err, handle_errors, is_interactive, out
+from emocli.cli.options import (
+    AsrModelOpt,
+    DeviceOpt,
+    DiarizerOpt,
+    HfTokenOpt,
+    LanguageOpt,
+    MaxSpeakersOpt,
+    MinSpeakersOpt,
+    NumSpeakersOpt,
+    QuietOpt,
+    speech_options,
+)
+from emocli.device import Device
+
+if TYPE_CHECKING:
+    from emocli.results import Result
+
+VIDEO_OUT_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v")
+
+
+def print_summary(result: Result) -> None:
+    """Speakers, their speaking time and the share of that time per emotion."""
+    from rich.table import Table
+
+    from emocli import EMOTIONS
+
+    table = Table(title="Emotion share of speaking time", header_style="bold", box=None, pad_edge=False)
+    table.add_column("speaker", style="cyan", no_wrap=True)
+    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("utts", justify="right")
+    for e in EMOTIONS:
+        table.add_column(e, justify="right")
+    for spk in result.speakers:
+        utts = [u for u in result.utterances if u.speaker == spk and u.emotion]
+        total = sum(u.duration for u in utts)
+        if not utts:
+            continue
+        shares = {e: sum(u.duration for u in utts if u.emotion == e) / max(total, 1e-9) for e in EMOTIONS}
+        top = max(shares, key=lambda k: shares[k])
+        cells = [
+            (f"[bold]{shares[e]:.0%}[/]" if e == top else f"{shares[e]:.0%}") if shares[e] else "·"
+            for e in EMOTIONS
+        ]
+        table.add_row(spk, f"{total:.1f}s", str(len(utts)), *cells)
+    out.print(table)
+
+
+def print_utterances(result: Result) -> None:
+    from rich.table import Table
+
+    from emocli.output.render import EMOTION_COLOURS
+
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    table.add_column("time", style="dim", no_wrap=True)
+    table.add_column("speaker", style="cyan", no_wrap=True)
+    table.add_column("emotion", no_wrap=True)
+    table.add_column("text", overflow="fold")
+    for u in result.utterances:
+        r, g, b = EMOTION_COLOURS.get(u.emotion or "", (200, 200, 200))
+        emo = (
+            f"[rgb({r},{g},{b})]{u.emotion} {u.confidence:.0%}[/]"
+            if u.emotion and u.confidence is not None
+            else ""
+        )
+        table.add_row(f"{u.start:6.1f}-{u.end:6.1f}", u.speaker, emo, u.text)
+    out.print(table)
+
+
+@app.command("annotate")
+@handle_errors
+def annotate_command(
+    input: Annotated[
+        Path, typer.Argument(help="Video (or audio) file of people talking.", show_default=False)
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Annotated video to write (.mp4). Results go beside it: OUT.json, OUT.srt, ...",
+            show_default=False,
+        ),
+    ],
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--output-format",
+            "-f",
+            help="Results beside the video: json, srt, vtt, csv, rttm, a comma list, or all.",
+        ),
+    ] = "json,srt,csv",
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", help="Emotion model folder (config.json + safetensors). Default: the shipped model."
+        ),
+    ] = None,
+    modalities: Annotated[
+        str, typer.Option("--modalities", "-m", help="Comma list of text, audio, visual.")
+    ] = "text,audio,visual",
+    asr_model: AsrModelOpt = "base",
+    language: LanguageOpt = None,
+    diarizer: DiarizerOpt = "embedded",
+    num_speakers: NumSpeakersOpt = None,
+    min_speakers: MinSpeakersOpt = 1,
+    max_speakers: MaxSpeakersOpt = 8,
+    hf_token: HfTokenOpt = None,
+    face_detector: Annotated[
+        str,
+        typer.Option(
+            "--face-detector",
+            help="blazeface (bundled, offline) or retinaface (pip install retina-face; "
+            "weights download once).",
+        ),
+    ] = "blazeface",
+    no_video: Annotated[
+        bool, typer.Option("--no-video", help="Write only the results, not the annotated video.")
+    ] = False,
+    device: DeviceOpt = Device.auto,
+    quiet: QuietOpt = False,
+) -> None:
+    """Recognise the emotion of every utterance from words, voice and face; burn captions and bars in."""
+    from emocli.device import resolve_device
+    from emocli.errors import EmocliError, OutputError
+    from emocli.faces.detect import DETECTORS
+    from emocli.fileio import check_output_path
+    from emocli.media import probe
+    from emocli.output.writers import output_paths, parse_formats, write_outputs
+    from emocli.pipeline import AnnotateOptions, Annotator
+    from emocli.results import MODALITIES
+
+    # Everything cheap is checked before any model loads.
+    mods = tuple(dict.fromkeys(m.strip().lower() for m in modalities.split(",") if m.strip()))
+    bad = [m for m in mods if m not in MODALITIES]
+    if bad or not mods:
+        raise EmocliError(
+            f"Unknown modality {', '.join(bad) or '(none)'}.", f"Choose from {', '.join(MODALITIES)}."
+        )
+    if face_detector.strip().lower() not in DETECTORS:
+        raise EmocliError(f"Unknown face detector {face_detector!r}.", f"Choose from {', '.join(DETECTORS)}.")
+    info = probe(input)
+    render = info.has_video and not no_video
+    if render and output.suffix.lower() not in VIDEO_OUT_SUFFIXES:
+        raise OutputError(
+            f"The annotated video needs a video file name, not {output.name}.",
+            "Use -o out.mp4 (results are written beside it), or --no-video.",
+        )
+    output = check_output_path(output, [input])
+    paths = output_paths(output, parse_formats(output_format))
+    for p in paths.values():
+        check_output_path(p, [input])
+    options = AnnotateOptions(
+        modalities=mods,
+        model_dir=model,
+        speech=speech_options(
+            asr_model, language, diarizer, num_speakers, min_speakers, max_speakers, hf_token
+        ),
+        face_detector=face_detector.strip().lower(),
+        device=resolve_device(device),
+    )
+    annotator = Annotator(options)
+    with RichProgressHook(enabled=not quiet and is_interactive()) as hook:
+        analysis = annotator.annotate(input, output if render else None, hook=hook, info=info)
+    written = write_outputs(analysis.result, paths)
+    if quiet:
+        return
+    for w in analysis.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if not info.has_video:
+        err.print(
+            "[yellow]note:[/] audio-only input: no video was written, only the results.", highlight=False
+        )
+    result = analysis.result
+    print_utterances(result)
+    print_summary(result)
+    files = ([str(output)] if render else []) + [str(p) for p in written]
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.timing.items() if "." not in k)
+    err.print(f"Wrote {', '.join(files)}\nTime per stage: {stages}", highlight=False)

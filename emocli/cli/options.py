@@ -1,0 +1,77 @@
+"""Command-line options shared by several commands (transcribe, annotate, batch), defined once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from emocli.device import Device
+
+if TYPE_CHECKING:
+    from emocli.speech.pipeline import SpeechOptions
+
+AsrModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--asr-model",
+        help="Whisper model: base (bundled, offline), any faster-whisper name (small, large-v3, "
+        "distil-large-v3 ...; downloaded once) or a local CTranslate2 folder.",
+    ),
+]
+LanguageOpt = Annotated[
+    str | None,
+    typer.Option("--language", "-l", help="Spoken language (ISO code, e.g. en). Default: detected."),
+]
+DiarizerOpt = Annotated[
+    str,
+    typer.Option(
+        "--diarizer",
+        help="embedded (bundled, offline) or pyannote (pip install 'emocli[pyannote]' and a "
+        "Hugging Face token).",
+    ),
+]
+NumSpeakersOpt = Annotated[
+    int | None, typer.Option("--num-speakers", "-n", help="Exact number of speakers, when known.", min=1)
+]
+MinSpeakersOpt = Annotated[
+    int, typer.Option("--min-speakers", help="Lower bound on the speakers found.", min=1)
+]
+MaxSpeakersOpt = Annotated[
+    int, typer.Option("--max-speakers", help="Upper bound on the speakers found.", min=1)
+]
+HfTokenOpt = Annotated[
+    str | None,
+    typer.Option("--hf-token", help="Hugging Face token for --diarizer pyannote (or set HF_TOKEN)."),
+]
+DeviceOpt = Annotated[Device, typer.Option("--device", help="auto, cpu or cuda.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")]
+
+
+def speech_options(
+    asr_model: str,
+    language: str | None,
+    diarizer: str,
+    num_speakers: int | None,
+    min_speakers: int,
+    max_speakers: int,
+    hf_token: str | None,
+) -> SpeechOptions:
+    """Validate the speech options cheaply (before models load) and build the frozen config."""
+    from emocli.errors import EmocliError
+    from emocli.speech.diarize import DIARIZERS, check_speaker_bounds
+    from emocli.speech.pipeline import SpeechOptions
+
+    check_speaker_bounds(num_speakers, min_speakers, max_speakers)
+    diarizer = diarizer.strip().lower()
+    if diarizer not in DIARIZERS:
+        raise EmocliError(f"Unknown diarizer {diarizer!r}.", f"Choose from {', '.join(DIARIZERS)}.")
+    return SpeechOptions(
+        asr_model=asr_model,
+        language=language,
+        diarizer=diarizer,
+        num_speakers=num_speakers,
+        min_speakers=min_speakers,
+        max_speakers=max_speakers,
+        hf_token=hf_token,
+    )

@@ -1,0 +1,268 @@
+"""annotate: run every stage on one input and join their results.
+
+    media -> speech (ASR, diarization, utterances) -> faces (tracks, expressions, speaker's face)
+          -> emotion model over the whole conversation -> Result -> writers and renderer
+
+``Annotator`` loads its models once (lazily, per modality) and can process any number of inputs,
+which is what batch workers do. The library never prints: progress goes through the hook.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from emocli import EMOTIONS
+from emocli.errors import EmocliError, InputError, NoSpeechError
+from emocli.hooks import ProgressHook, null_hook
+from emocli.media import SAMPLE_RATE, MediaInfo, probe
+from emocli.output.render import FaceOverlay, RenderOptions, render_video
+from emocli.results import MODALITIES, ModelInfo, Result, scores_from_probs, top_emotion
+
+if TYPE_CHECKING:
+    from emocli.faces.analyze import FaceAnalyzer
+    from emocli.faces.speaker import UtteranceVisual
+    from emocli.faces.video import VideoFaces
+    from emocli.model.inference import EmotionRecognizer
+    from emocli.speech.pipeline import SpeechOptions, SpeechPipeline
+
+
+@dataclass(frozen=True)
+class AnnotateOptions:
+    """What ``emocli annotate`` / ``batch`` can be told; filled once from the CLI."""
+
+    modalities: tuple[str, ...] = MODALITIES
+    model_dir: Path | None = None  # None: the shipped default weights
+    speech: SpeechOptions | None = None  # None: SpeechOptions() defaults
+    face_detector: str = "blazeface"
+    face_sample_fps: float = 5.0
+    analysis_max_side: int = 640  # frames are analysed downscaled (4K included), drawn at full size
+    device: str = "cpu"
+    render: RenderOptions = field(default_factory=RenderOptions)
+
+
+@dataclass
+class Analysis:
+    """Everything one input gave, before writing: the Result plus what the renderer needs."""
+
+    result: Result
+    info: MediaInfo
+    video_faces: VideoFaces | None = None
+    visuals: list[UtteranceVisual] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def overlay_at(self, t: float) -> list[FaceOverlay]:
+        """Faces to draw at time ``t``: boxes, the speaker's flag and per-frame expression probs."""
+        if self.video_faces is None:
+            return []
+        from emocli.faces.speaker import speaker_track_at
+
+        faces = self.video_faces.faces_at(t, speaker_track_at(self.visuals, t))
+        speaker = self._speaker_at(t)
+        return [FaceOverlay(f.box, f.probs, f.is_speaker, speaker if f.is_speaker else None) for f in faces]
+
+    def _speaker_at(self, t: float) -> str | None:
+        for u in self.result.utterances:
+            if u.start <= t < u.end:
+                return u.speaker
+        return None
+
+
+@contextmanager
+def _timed(timing: dict[str, float], stage: str) -> Iterator[None]:
+    t = time.perf_counter()
+    try:
+        yield
+    finally:
+        timing[stage] = round(timing.get(stage, 0.0) + time.perf_counter() - t, 3)
+
+
+class Annotator:
+    """Loads the speech front-end, the face analyser and the emotion model once; reuses them."""
+
+    def __init__(self, options: AnnotateOptions = AnnotateOptions()) -> None:
+        unknown = [m for m in options.modalities if m not in MODALITIES]
+        if unknown or not options.modalities:
+            raise EmocliError(
+                f"Unknown modalities {', '.join(unknown) or '(none)'}.",
+                f"Choose from {', '.join(MODALITIES)}.",
+            )
+        self.options = options
+        self._speech: SpeechPipeline | None = None
+        self._faces: FaceAnalyzer | None = None
+        self._model: EmotionRecognizer | None = None
+
+    @property
+    def speech(self) -> SpeechPipeline:
+        if self._speech is None:
+            from emocli.speech.pipeline import SpeechOptions, SpeechPipeline
+
+            self._speech = SpeechPipeline(self.options.speech or SpeechOptions(), device=self.options.device)
+        return self._speech
+
+    @property
+    def faces(self) -> FaceAnalyzer:
+        if self._faces is None:
+            from emocli.faces.analyze import FaceAnalyzer, FaceOptions
+
+            o = self.options
+            self._faces = FaceAnalyzer(
+                FaceOptions(
+                    detector=o.face_detector, sample_fps=o.face_sample_fps, max_side=o.analysis_max_side
+                )
+            )
+        return self._faces
+
+    @property
+    def model(self) -> EmotionRecognizer:
+        if self._model is None:
+            from emocli.model.inference import load_emotion_model
+
+            whisper = self.speech.whisper if "audio" in self.options.modalities else None
+            self._model = load_emotion_model(
+                self.options.model_dir, self.options.device, whisper_model=whisper
+            )
+        return self._model
+
+    def load(self) -> None:
+        """Load every model now (batch workers do this once, before their first clip)."""
+        _ = self.speech
+        if "visual" in self.options.modalities:
+            _ = self.faces
+        _ = self.model
+
+    def analyze(self, path: Path, hook: ProgressHook = null_hook, info: MediaInfo | None = None) -> Analysis:
+        """All stages but rendering: a Result with every utterance's emotion, and the face data."""
+        path = Path(path)
+        timing: dict[str, float] = {}
+        with _timed(timing, "probe"):
+            info = info or probe(path)
+        opts = self.options
+        warnings: list[str] = []
+        use_faces = "visual" in opts.modalities and info.has_video
+        if not info.has_audio and not use_faces:
+            raise InputError(f"{path} has no audio track.", "Give a video with sound, or an audio file.")
+
+        with _timed(timing, "load models"):
+            self.load()
+        # Speech first; a video without any speech is still annotated from faces alone.
+        result: Result
+        audio = np.zeros(0, np.float32)
+        try:
+            if not info.has_audio:
+                raise NoSpeechError(f"{path} has no audio track.")
+            with _timed(timing, "speech"):
+                speech = self.speech.run(path, hook=hook, info=info)
+            result, audio = speech.result, speech.audio
+            timing.update({f"speech.{k}": v for k, v in speech.result.timing.items()})
+        except NoSpeechError as e:
+            if not use_faces:
+                raise
+            warnings.append(f"{e.message} Only faces were analysed.")
+            result = Result(source=str(path), duration=round(info.duration, 3), models=self.speech.models())
+
+        video_faces = None
+        visuals: list[UtteranceVisual] = []
+        if use_faces:
+            from emocli.faces.speaker import SpeechActivity, apply_to_utterances, utterance_visuals
+
+            with _timed(timing, "faces"):
+                video_faces = self.faces.analyze(path, info=info, hook=hook)
+                activity = SpeechActivity.from_audio(audio, SAMPLE_RATE) if len(audio) else None
+                visuals = utterance_visuals(video_faces, result.utterances, activity)
+                apply_to_utterances(result.utterances, visuals)
+            if video_faces.face_fraction() == 0:
+                warnings.append("No face was found in the video: the visual modality is missing.")
+            result.models["face_detector"] = ModelInfo(video_faces.detector, "vendored")
+            result.models["face_expression"] = ModelInfo("fer-mini-xception", "vendored")
+
+        if result.utterances:
+            with _timed(timing, "emotion"):
+                self._recognise(result, audio, visuals)
+            result.models["emotion"] = ModelInfo(
+                str(opts.model_dir or "emocli-default"), _model_version(self.model)
+            )
+        if video_faces is not None:
+            from emocli.faces.export import to_frame_results
+
+            result.frames = to_frame_results(video_faces, visuals)
+        result.source = str(path)
+        result.timing = timing
+        return Analysis(result, info, video_faces, visuals, warnings)
+
+    def _recognise(self, result: Result, audio: np.ndarray, visuals: list[UtteranceVisual]) -> None:
+        """Run the whole conversation through the model at once (dialogue context), fill utterances."""
+        from emocli.model.inference import UtteranceInput
+
+        mods = self.options.modalities
+        inputs = []
+        for i, u in enumerate(result.utterances):
+            clip = audio[int(u.start * SAMPLE_RATE) : int(u.end * SAMPLE_RATE)] if "audio" in mods else None
+            vis = visuals[i] if i < len(visuals) else None
+            frames = vis.frame_probs if vis is not None and vis.scores is not None else None
+            inputs.append(
+                UtteranceInput(
+                    text=u.text if "text" in mods else None,
+                    speaker=u.speaker,
+                    start=u.start,
+                    end=u.end,
+                    audio=clip if clip is not None and len(clip) else None,
+                    visual=frames if "visual" in mods else None,
+                )
+            )
+        preds = self.model.predict_dialogue(inputs)
+        for u, p in zip(result.utterances, preds, strict=True):
+            u.scores = p.scores()
+            u.emotion, u.confidence = top_emotion(u.scores)
+            u.confidence = round(u.confidence, 4)
+            visual_pooled = u.modality_scores.get("visual")  # the faces stage's own pooled scores
+            u.modality_scores = {m: s for m, s in p.modality_scores().items() if m in mods}
+            if "visual" in mods and u.modality_scores.get("visual") is None and visual_pooled is not None:
+                u.modality_scores["visual"] = visual_pooled
+
+    def annotate(
+        self,
+        path: Path,
+        out_video: Path | None,
+        hook: ProgressHook = null_hook,
+        info: MediaInfo | None = None,
+    ) -> Analysis:
+        """``analyze`` + render the annotated video to ``out_video`` (skipped for None or audio-only)."""
+        analysis = self.analyze(path, hook, info)
+        if out_video is not None and analysis.info.has_video:
+            t = time.perf_counter()
+            render_video(
+                path,
+                out_video,
+                analysis.result,
+                analysis.overlay_at,
+                analysis.info,
+                self.options.render,
+                hook,
+            )
+            analysis.result.timing["render"] = round(time.perf_counter() - t, 3)
+        return analysis
+
+
+def _model_version(model: EmotionRecognizer) -> str:
+    cfg = model.config
+    return str(cfg.get("version", cfg.get("created", "1")))
+
+
+def clip_summary(result: Result) -> tuple[str | None, float | None, dict[str, float] | None]:
+    """One label for a whole clip: utterance scores averaged with their durations as weights."""
+    scored = [u for u in result.utterances if u.scores]
+    if not scored:
+        return None, None, None
+    w = np.array([max(u.duration, 1e-3) for u in scored])
+    probs = np.array([[u.scores[e] for e in EMOTIONS] for u in scored])  # type: ignore[index]
+    mean = (probs * w[:, None]).sum(0) / w.sum()
+    scores = scores_from_probs(mean)
+    label, conf = top_emotion(scores)
+    return label, conf, scores
