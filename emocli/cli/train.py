@@ -104,6 +104,12 @@ def train_command(
     triplet: Annotated[
         float, typer.Option("--triplet", min=0.0, help="Weight of the triplet term (0 = off).")
     ] = 0.0,
+    sentiment: Annotated[
+        float,
+        typer.Option(
+            "--sentiment-weight", min=0.0, help="Weight of the auxiliary MELD sentiment head (0 = off)."
+        ),
+    ] = 0.0,
     train_actors: Annotated[str, typer.Option("--train-actors", help="RAVDESS training actors.")] = "1-16",
     dev_actors: Annotated[
         str, typer.Option("--dev-actors", help="RAVDESS actors used for model selection.")
@@ -133,6 +139,7 @@ def train_command(
         seed=seed,
         average_top=average,
         triplet_weight=triplet,
+        sentiment_weight=sentiment,
     )
     opts = TrainOptions(
         data=DataSpec(names, tuple(data_dir), train_actors, dev_actors),

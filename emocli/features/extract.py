@@ -19,7 +19,7 @@ import numpy as np
 from emocli.errors import DependencyMissingError, EmocliError, InputError
 from emocli.features.audio import AudioEncoder, make_audio_encoder, pool_stats, whisper_version
 from emocli.features.cache import FeatureCache, file_digest, make_key
-from emocli.features.text import pad_ids, text_key, tokenize
+from emocli.features.text import pad_ids, text_key, tokenize, tokenize_pairs
 from emocli.hooks import ProgressHook, null_hook
 from emocli.media import SAMPLE_RATE, load_audio
 
@@ -46,33 +46,51 @@ class TextFeaturizer:
 
     def states(
         self,
-        texts: Sequence[str],
+        texts: Sequence[str] | Sequence[tuple[str, str]],
         hook: ProgressHook = null_hook,
         step: str = "text features",
         batch: int = 64,
-    ) -> list[np.ndarray]:
-        """Frozen token states (L_i, dim) float16 for each text, from the cache or computed in batches."""
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Frozen token states (L_i, dim) float16 per text, with segment ids (L_i,) for context pairs
+        ``(context, utterance)`` (None for plain texts); from the cache or computed in batches."""
         import torch
 
+        pairs = bool(texts) and isinstance(texts[0], tuple)
         keys = [text_key(t, self.version, self.encoder.n_frozen, self.max_tokens) for t in texts]
         out: list[np.ndarray | None] = [self.cache.get(k) for k in keys]
         todo = [i for i, a in enumerate(out) if a is None]
         hook(step, completed=len(texts) - len(todo), total=len(texts))
         if todo:
-            ids = self.ids([texts[i] for i in todo])
+            if pairs:
+                ids, segs = tokenize_pairs(self.tokenizer, [texts[i] for i in todo], self.max_tokens)  # type: ignore[misc]
+            else:
+                ids, segs = self.ids([texts[i] for i in todo]), None  # type: ignore[misc]
             order = sorted(range(len(todo)), key=lambda j: len(ids[j]))  # similar lengths pad less
             done = len(texts) - len(todo)
             for s in range(0, len(order), batch):
                 chunk = order[s : s + batch]
                 arr, mask = pad_ids([ids[j] for j in chunk], self._pad_id())
-                states = self.encoder.frozen_states(torch.from_numpy(arr), torch.from_numpy(mask)).numpy()
+                seg = None
+                if segs is not None:
+                    seg = torch.from_numpy(pad_ids([segs[j] for j in chunk], 0)[0])
+                states = self.encoder.frozen_states(
+                    torch.from_numpy(arr), torch.from_numpy(mask), seg
+                ).numpy()
                 for row, j in enumerate(chunk):
                     value = states[row, : len(ids[j])].astype(np.float16)
+                    if segs is not None:
+                        # The segment ids ride along as one extra column (0/1 exactly in float16).
+                        value = np.concatenate([value, np.asarray(segs[j], np.float16)[:, None]], 1)
                     out[todo[j]] = value
                     self.cache.put(keys[todo[j]], value)
                 done += len(chunk)
                 hook(step, completed=done, total=len(texts))
-        return [a for a in out if a is not None]
+        dim = self.encoder.dim
+        result: list[tuple[np.ndarray, np.ndarray | None]] = []
+        for a in out:
+            assert a is not None
+            result.append((a[:, :dim], a[:, dim].astype(np.int64)) if pairs else (a, None))
+        return result
 
     def _pad_id(self) -> int:
         return int(getattr(self.tokenizer, "pad_token_id", 0) or 0)

@@ -96,6 +96,31 @@ def tokenize(tokenizer, texts: Sequence[str], max_tokens: int = MAX_TOKENS) -> l
     return [list(map(int, ids)) for ids in enc["input_ids"]]
 
 
+def context_pairs(texts: Sequence[str], k: int) -> list[tuple[str, str]]:
+    """(previous k utterances joined, current utterance) for each utterance of one dialogue."""
+    return [(" | ".join(texts[max(0, i - k) : i]), t) for i, t in enumerate(texts)]
+
+
+def tokenize_pairs(
+    tokenizer, pairs: Sequence[tuple[str, str]], max_tokens: int = MAX_TOKENS
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Context + utterance as a text pair -> (token ids, segment ids: 1 on the utterance's tokens).
+
+    The context is truncated first (from its start, the oldest words), never the utterance.
+    """
+    ids_out, seg_out = [], []
+    for ctx, cur in pairs:
+        cur_ids = tokenizer(cur, add_special_tokens=False)["input_ids"][: max_tokens - 3]
+        ctx_ids = tokenizer(ctx, add_special_tokens=False)["input_ids"] if ctx else []
+        room = max(0, max_tokens - 3 - len(cur_ids))
+        ctx_ids = ctx_ids[len(ctx_ids) - room :] if room else []
+        cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+        ids = [cls, *ctx_ids, sep, *cur_ids, sep]
+        ids_out.append([int(i) for i in ids])
+        seg_out.append([0] * (len(ctx_ids) + 2) + [1] * (len(cur_ids) + 1))
+    return ids_out, seg_out
+
+
 def pad_ids(ids: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Ragged token ids -> (U, L) int64 ids and (U, L) bool mask, L the longest."""
     width = max((len(t) for t in ids), default=1) or 1
@@ -107,7 +132,9 @@ def pad_ids(ids: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, 
     return out, mask
 
 
-def text_key(text: str, version: str, n_frozen: int, max_tokens: int = MAX_TOKENS) -> str:
+def text_key(text: str | tuple[str, str], version: str, n_frozen: int, max_tokens: int = MAX_TOKENS) -> str:
     """Cache key of a text's frozen token states: the text itself and everything that shapes them."""
+    if isinstance(text, tuple):
+        text = "pair-v1\x1f" + "\x1f".join(text)
     h = hashlib.sha256(f"{version}|frozen{n_frozen}|max{max_tokens}|".encode() + text.encode("utf-8"))
     return h.hexdigest()

@@ -28,6 +28,7 @@ class ModelConfig:
     hidden: int = 256  # width of the dialogue-level encoders and the fusion
     heads: int = 4
     context_layers: int = 2  # transformer layers over the utterances of a dialogue, per modality
+    branch_context_layers: dict[str, int] = field(default_factory=dict)  # per-modality override
     max_speakers: int = 8  # speaker embeddings: speakers numbered by first appearance, clipped
     max_distance: int = 12  # relative-position buckets between utterances (+-12, farther clipped)
     dropout: float = 0.1
@@ -37,6 +38,7 @@ class ModelConfig:
     text_dim: int = 384
     text_trainable_layers: int = 2  # top layers fine-tuned (and shipped as deltas); the rest frozen
     text_max_tokens: int = 64
+    text_context: int = 0  # previous utterances given to the text encoder with each one (a text pair)
     text_base_fingerprint: list[float] = field(default_factory=list)  # checks deltas meet their base
     # audio branch
     audio_encoder: str = "whisper"

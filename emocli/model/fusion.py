@@ -44,6 +44,7 @@ class Batch:
     text_states: torch.Tensor | None = None  # (U, L, text_dim) frozen token states, U = text_mask.sum()
     text_ids: torch.Tensor | None = None  # (U, L) token ids (used when text_states is None)
     text_tokens: torch.Tensor | None = None  # (U, L) bool token mask
+    text_segments: torch.Tensor | None = None  # (U, L) long: 1 on the utterance's tokens, 0 on context
     audio: torch.Tensor | None = None  # (B, N, audio_dim) speaker-standardised pooled states
     audio_mask: torch.Tensor | None = None  # (B, N) bool
     visual: torch.Tensor | None = None  # (B, N, F, 7) per-frame expression probabilities
@@ -65,6 +66,7 @@ class Output:
     fusion_weights: torch.Tensor | None = None  # (B, N, 3) weight of each modality, MODALITIES order
     visual_importance: torch.Tensor | None = None  # (B, N, F) frame importance p(f)
     fused_rep: torch.Tensor | None = None  # (B, N, H) for the triplet term
+    sentiment: torch.Tensor | None = None  # (B, N, 3) text-branch sentiment logits (auxiliary task)
 
 
 class ContextGating(nn.Module):
@@ -117,7 +119,7 @@ class DialogueEncoder(nn.Module):
     short dialogues (at most 24 utterances) run on long videos.
     """
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, layers: int) -> None:
         super().__init__()
         h = cfg.hidden
         self.heads = cfg.heads
@@ -125,9 +127,7 @@ class DialogueEncoder(nn.Module):
         self.speaker = nn.Embedding(cfg.max_speakers, h)
         nn.init.normal_(self.speaker.weight, std=0.02)
         self.rel = nn.Parameter(torch.zeros(cfg.heads, 2 * cfg.max_distance + 1))
-        self.layers = nn.ModuleList(
-            ContextLayer(h, cfg.heads, cfg.dropout) for _ in range(cfg.context_layers)
-        )
+        self.layers = nn.ModuleList(ContextLayer(h, cfg.heads, cfg.dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(h)
 
     def forward(self, x: torch.Tensor, speakers: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
@@ -151,13 +151,14 @@ class DialogueEncoder(nn.Module):
 class Branch(nn.Module):
     """One modality: utterance vectors -> dialogue context -> representation and head logits."""
 
-    def __init__(self, cfg: ModelConfig, in_dim: int, n_out: int) -> None:
+    def __init__(self, cfg: ModelConfig, in_dim: int, n_out: int, modality: str) -> None:
         super().__init__()
         h = cfg.hidden
         self.embed = nn.Sequential(
             nn.LayerNorm(in_dim), nn.Dropout(cfg.dropout), nn.Linear(in_dim, h), nn.GELU()
         )
-        self.context = DialogueEncoder(cfg)
+        # Acted clips (the audio branch's training data) have no conversation: 0 layers there.
+        self.context = DialogueEncoder(cfg, cfg.branch_context_layers.get(modality, cfg.context_layers))
         self.gating = ContextGating(2 * h)
         self.rep = nn.Sequential(nn.Linear(2 * h, h), nn.GELU(), nn.Dropout(cfg.dropout))
         self.head = nn.Linear(h, n_out)
@@ -216,15 +217,17 @@ class EmotionNet(nn.Module):
         if "text" in cfg.modalities:
             if text_encoder is None:
                 raise ValueError("a text encoder is needed for the text modality")
-            self.branches["text"] = Branch(cfg, cfg.text_dim, k)
+            self.branches["text"] = Branch(cfg, cfg.text_dim, k, "text")
+            # Auxiliary training target where the data has one (MELD: neutral/positive/negative).
+            self.sentiment_head = nn.Linear(cfg.hidden, 3)
         if "audio" in cfg.modalities:
-            self.branches["audio"] = Branch(cfg, cfg.audio_dim, k + 1)  # + calm
+            self.branches["audio"] = Branch(cfg, cfg.audio_dim, k + 1, "audio")  # + calm
             # Training-set statistics of the raw pooled audio vectors (speaker-standardisation prior).
             self.register_buffer("audio_mean", torch.zeros(cfg.audio_dim))
             self.register_buffer("audio_std", torch.ones(cfg.audio_dim))
         if "visual" in cfg.modalities:
             self.visual_pool = TemporalSoftmaxPooling(cfg.visual_classes, tau=cfg.visual_tau)
-            self.branches["visual"] = Branch(cfg, 3 * cfg.visual_classes, k)
+            self.branches["visual"] = Branch(cfg, 3 * cfg.visual_classes, k, "visual")
             nn.init.zeros_(self.branches["visual"].head.weight)
             nn.init.zeros_(self.branches["visual"].head.bias)
         self.fusion = FusionAttention(cfg, len(MODALITIES))
@@ -236,10 +239,13 @@ class EmotionNet(nn.Module):
         out = torch.zeros(b, n, self.cfg.text_dim, device=batch.mask.device)
         assert batch.text_mask is not None and batch.text_tokens is not None and self.text_encoder is not None
         if batch.text_mask.any():
+            seg = batch.text_segments
             if batch.text_states is not None:
-                pooled = self.text_encoder.top(batch.text_states, batch.text_tokens)
+                pooled = self.text_encoder.top(
+                    batch.text_states, batch.text_tokens, None if seg is None else seg.bool()
+                )
             else:
-                pooled = self.text_encoder(batch.text_ids, batch.text_tokens)
+                pooled = self.text_encoder(batch.text_ids, batch.text_tokens, seg)
             out = out.masked_scatter(batch.text_mask[..., None], pooled.to(out.dtype))
         return out
 
@@ -326,7 +332,8 @@ class EmotionNet(nn.Module):
                 all_avail[..., j] = avail[..., i]
             fused_rep, weights = self.fusion(query, all_tokens, all_avail)
             fused = self.fused_head(fused_rep).log_softmax(-1)
-        return Output(fused, logp, masks, native, weights, visual_importance, fused_rep)
+        sentiment = self.sentiment_head(reps["text"]) if "text" in reps else None
+        return Output(fused, logp, masks, native, weights, visual_importance, fused_rep, sentiment)
 
 
 def _drop_modalities(masks: dict[str, torch.Tensor], p: float) -> dict[str, torch.Tensor]:

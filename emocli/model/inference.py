@@ -99,12 +99,24 @@ class EmotionRecognizer:
         """Raw pooled encoder states (before speaker standardisation) of a 16 kHz clip."""
         return self.audio_featurizer().array(audio)
 
-    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        from emocli.features.text import load_tokenizer, resolve_text_backbone, tokenize
+    def _token_ids(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[int]] | None]:
+        """Token ids of a dialogue's texts (with the previous ones as context when the model uses it)."""
+        from emocli.features.text import (
+            context_pairs,
+            load_tokenizer,
+            resolve_text_backbone,
+            tokenize,
+            tokenize_pairs,
+        )
 
         if self._tokenizer is None:
             self._tokenizer = load_tokenizer(resolve_text_backbone(self.net.cfg.text_backbone)[0])
-        return tokenize(self._tokenizer, texts, self.net.cfg.text_max_tokens)
+        cfg = self.net.cfg
+        if cfg.text_context > 0:
+            return tokenize_pairs(
+                self._tokenizer, context_pairs(texts, cfg.text_context), cfg.text_max_tokens
+            )
+        return tokenize(self._tokenizer, texts, cfg.text_max_tokens), None
 
     def predict_dialogue(
         self, utterances: Sequence[UtteranceInput], hook: ProgressHook = null_hook
@@ -128,11 +140,12 @@ class EmotionRecognizer:
         if "text" in self.modalities:
             has = [bool(u.text and u.text.strip()) for u in utterances]
             batch.text_mask = torch.tensor([has])
-            ids = self._token_ids(
-                [u.text.strip() for u, h in zip(utterances, has, strict=True) if h and u.text]
-            )
+            texts = [u.text.strip() for u, h in zip(utterances, has, strict=True) if h and u.text]
+            ids, segs = self._token_ids(texts)
             arr, tok = pad_ids(ids or [[0]], int(getattr(self._tokenizer, "pad_token_id", 0) or 0))
             batch.text_ids, batch.text_tokens = torch.from_numpy(arr), torch.from_numpy(tok)
+            if segs is not None:
+                batch.text_segments = torch.from_numpy(pad_ids(segs or [[1]], 0)[0])
         if "audio" in self.modalities:
             feats: list[np.ndarray | None] = []
             for k, u in enumerate(utterances):

@@ -70,17 +70,25 @@ class TextEncoder(nn.Module):
         return h
 
     @torch.no_grad()
-    def frozen_states(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(U, L) ids + bool mask -> (U, L, dim) token states after the frozen layers."""
+    def frozen_states(
+        self, ids: torch.Tensor, mask: torch.Tensor, segments: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(U, L) ids + bool mask (+ segment ids for context pairs) -> (U, L, dim) frozen-layer states."""
         was = self.training
         self.train(False)
-        h = self.backbone.embeddings(input_ids=ids)
+        if segments is not None and getattr(self.backbone.config, "type_vocab_size", 1) > 1:
+            h = self.backbone.embeddings(input_ids=ids, token_type_ids=segments)
+        else:
+            h = self.backbone.embeddings(input_ids=ids)
         h = self._run(list(self.backbone.encoder.layer[: self.n_frozen]), h, mask)
         self.train(was)
         return h
 
-    def top(self, states: torch.Tensor, mask: torch.Tensor, chunk: int = 16) -> torch.Tensor:
-        """Frozen token states (U, L, dim) -> (U, dim): the trainable layers, then mean pooling.
+    def top(
+        self, states: torch.Tensor, mask: torch.Tensor, pool: torch.Tensor | None = None, chunk: int = 16
+    ) -> torch.Tensor:
+        """Frozen token states (U, L, dim) -> (U, dim): the trainable layers, then mean pooling
+        (over ``pool`` (U, L) bool when given: the utterance's own tokens of a context pair).
 
         Utterances are sorted by length and run in chunks padded only to their own longest
         (MELD: mean 14 tokens, but a batch pads to about 40): about 2.5x less work per epoch.
@@ -93,12 +101,15 @@ class TextEncoder(nn.Module):
             width = max(1, int(lengths[idx].max()))
             m = mask[idx, :width]
             h = self._run(self.top_layers, states[idx, :width], m)
-            w = m[..., None].to(h.dtype)
+            w = (m if pool is None else pool[idx, :width] & m)[..., None].to(h.dtype)
             pooled = pooled.index_copy(0, idx, (h * w).sum(1) / w.sum(1).clamp_min(1.0))
         return pooled
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.top(self.frozen_states(ids, mask), mask)
+    def forward(
+        self, ids: torch.Tensor, mask: torch.Tensor, segments: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        pool = None if segments is None else segments.bool()
+        return self.top(self.frozen_states(ids, mask, segments), mask, pool)
 
     # --- shipping only what changed -------------------------------------------------------
 

@@ -20,6 +20,8 @@ class Item:
     speaker: str
     native: int | None = None  # index in AUDIO_NATIVE (the 7 classes + calm) or None
     text_states: np.ndarray | None = None  # (L, text_dim) float16 frozen token states
+    text_segments: np.ndarray | None = None  # (L,) 1 on the utterance's tokens, 0 on its context
+    sentiment: int | None = None  # auxiliary target (MELD sentiment) or None
     audio: np.ndarray | None = None  # (audio_dim,) raw pooled states (standardised at collation)
     visual: np.ndarray | None = None  # (F, 7) frame probabilities
     uid: str = ""
@@ -82,29 +84,32 @@ def batches(
 
 def collate(
     convs: Sequence[Conversation], modalities: Sequence[str], audio_dim: int = 0
-) -> tuple[Batch, torch.Tensor, torch.Tensor]:
-    """-> (Batch, labels (B, N) long with -1 padding, native labels (B, N) long, -1 where unknown)."""
+) -> tuple[Batch, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """-> (Batch, labels, native labels, sentiment labels): each (B, N) long, -1 where padded or unknown."""
     b = len(convs)
     n = max(len(c.items) for c in convs)
     mask = torch.zeros(b, n, dtype=torch.bool)
     speakers = torch.zeros(b, n, dtype=torch.long)
     labels = torch.full((b, n), -1, dtype=torch.long)
     native = torch.full((b, n), -1, dtype=torch.long)
+    sentiment = torch.full((b, n), -1, dtype=torch.long)
     for i, c in enumerate(convs):
         k = len(c.items)
         mask[i, :k] = True
         speakers[i, :k] = torch.tensor(speaker_numbers([it.speaker for it in c.items]))
         labels[i, :k] = torch.tensor([it.label for it in c.items])
         native[i, :k] = torch.tensor([-1 if it.native is None else it.native for it in c.items])
+        sentiment[i, :k] = torch.tensor([-1 if it.sentiment is None else it.sentiment for it in c.items])
     batch = Batch(mask=mask, speakers=speakers)
     flat = [(i, j, it) for i, c in enumerate(convs) for j, it in enumerate(c.items)]
     if "text" in modalities:
         tm = torch.zeros(b, n, dtype=torch.bool)
-        states = []
+        states, segs = [], []
         for i, j, it in flat:  # row-major order, as masked_scatter fills
             if it.text_states is not None:
                 tm[i, j] = True
                 states.append(it.text_states)
+                segs.append(it.text_segments)
         batch.text_mask = tm
         width = max((len(s) for s in states), default=1)
         dim = states[0].shape[-1] if states else 1
@@ -114,6 +119,11 @@ def collate(
             ts[r, : len(s)] = torch.from_numpy(s.astype(np.float32))
             tt[r, : len(s)] = True
         batch.text_states, batch.text_tokens = ts, tt
+        if any(s is not None for s in segs):
+            sg = torch.zeros(len(states), width, dtype=torch.long)
+            for r, s in enumerate(segs):
+                sg[r, : len(states[r])] = 1 if s is None else torch.from_numpy(np.asarray(s, dtype=np.int64))
+            batch.text_segments = sg
     if "audio" in modalities:
         am = torch.zeros(b, n, dtype=torch.bool)
         au = torch.zeros(b, n, audio_dim)
@@ -133,4 +143,4 @@ def collate(
                 vis[i, j, : len(it.visual)] = torch.from_numpy(np.asarray(it.visual, dtype=np.float32))
                 vf[i, j, : len(it.visual)] = True
         batch.visual, batch.visual_frames, batch.visual_mask = vis, vf, vm
-    return batch, labels, native
+    return batch, labels, native, sentiment

@@ -64,6 +64,7 @@ MELD_SPLITS: dict[str, tuple[str, str]] = {
     "test": ("test_sent_emo.csv", "output_repeated_splits_test"),
 }
 MELD_COLUMNS = ("Utterance", "Speaker", "Emotion", "Dialogue_ID", "Utterance_ID")
+SENTIMENTS: tuple[str, ...] = ("neutral", "positive", "negative")
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Sample:
     start: float = 0.0  # seconds in the original episode (MELD) or 0
     end: float = 0.0
     group: str = ""  # speaker-normalisation group: speakers are standardised within a group
+    sentiment: int | None = None  # MELD: index in SENTIMENTS (an auxiliary training target)
 
 
 @dataclass
@@ -215,6 +217,7 @@ def read_meld(data_dir: Path, split: str) -> tuple[list[Dialogue], DatasetReport
             media = None
             report.missing_media += 1
         speaker = clean_text(row["Speaker"]) or "unknown"
+        senti = (row.get("Sentiment") or "").strip().lower()
         sample = Sample(
             uid=f"dia{did}_utt{uid}",
             text=text,
@@ -224,6 +227,7 @@ def read_meld(data_dir: Path, split: str) -> tuple[list[Dialogue], DatasetReport
             start=start or 0.0,
             end=end or 0.0,
             group=split,
+            sentiment=SENTIMENTS.index(senti) if senti in SENTIMENTS else None,
         )
         by_dialogue.setdefault(did, []).append((uid, sample))
     dialogues = []

@@ -75,16 +75,16 @@ def evaluate(
     visual_source: VisualSource | None = None,
     whisper_model: WhisperModel | None = None,
 ) -> dict:
-    folder = resolve_model_dir(opts.model)
-    net = load_model(folder, opts.device)
-    cfg = net.cfg
-    dialogues, report = _read(opts)
+    folder = resolve_model_dir(opts.model)  # cheap checks first (refuses pickles) ...
+    dialogues, report = _read(opts)  # ... then the data, before a model is loaded
     if not any(d.samples for d in dialogues):
         raise DataError(
             f"The {opts.dataset} {opts.split if opts.dataset == 'meld' else 'data'} split is empty "
             "(no usable utterances).",
             "Check --data-dir and the file's contents.",
         )
+    net = load_model(folder, opts.device)
+    cfg = net.cfg
     acted = opts.dataset != "meld"
     has_media = any(s.media is not None for d in dialogues for s in d.samples)
     usable = ({"audio"} if acted else {"text"} | ({"audio", "visual"} if has_media else set())) & set(
@@ -109,9 +109,8 @@ def evaluate(
         audio_f = AudioFeaturizer(cfg.audio_encoder, whisper_model, opts.device)
     if "visual" in mods:
         visual_f = VisualFeaturizer(visual_source)
-    convs = featurize(
-        dialogues, mods, report, text_f, audio_f, visual_f, hook, opts.split if not acted else "clips"
-    )
+    split = opts.split if not acted else "clips"
+    convs = featurize(dialogues, mods, report, text_f, audio_f, visual_f, hook, split, cfg.text_context)
     if not convs:
         raise DataError("No utterance could be featurised.", "See the skipped list (--json) for why.")
     if "audio" in mods:

@@ -34,6 +34,7 @@ class FitOptions:
     aux_weight: float = 0.5  # per-modality heads (each must stand alone when others are missing)
     native_weight: float = 1.0  # the audio head's 8-class (calm) term on acted data
     triplet_weight: float = 0.0  # M2FNet's triplet term on fused representations (0 = off)
+    sentiment_weight: float = 0.0  # auxiliary sentiment head on the text branch (MELD labels; 0 = off)
     triplet_margin: float = 0.2
     pseudo_dialogue_len: int = 8
     seed: int = 0
@@ -85,7 +86,12 @@ def _triplet(rep: torch.Tensor, y: torch.Tensor, margin: float) -> torch.Tensor:
 
 
 def compute_loss(
-    out: Output, labels: torch.Tensor, native: torch.Tensor, w: torch.Tensor, o: FitOptions
+    out: Output,
+    labels: torch.Tensor,
+    native: torch.Tensor,
+    w: torch.Tensor,
+    o: FitOptions,
+    sentiment: torch.Tensor | None = None,
 ) -> torch.Tensor:
     y = labels.reshape(-1)
     loss = _nll(out.logp.reshape(-1, out.logp.shape[-1]), y, w, o.label_smoothing)
@@ -98,6 +104,11 @@ def compute_loss(
             nl = out.audio_native.reshape(-1, out.audio_native.shape[-1]).log_softmax(-1)
             wn = torch.ones(nl.shape[-1])
             loss = loss + o.native_weight * _nll(nl, yn, wn, o.label_smoothing)
+    if sentiment is not None and out.sentiment is not None and o.sentiment_weight > 0:
+        ys = torch.where(out.modality_mask["text"].reshape(-1), sentiment.reshape(-1), -1)
+        if (ys >= 0).any():
+            ls = out.sentiment.reshape(-1, 3).log_softmax(-1)
+            loss = loss + o.sentiment_weight * _nll(ls, ys, torch.ones(3), o.label_smoothing)
     if o.triplet_weight > 0 and out.fused_rep is not None:
         keep = y >= 0
         loss = loss + o.triplet_weight * _triplet(
@@ -113,7 +124,7 @@ def predict(net: EmotionNet, convs: Sequence[Conversation], batch_utterances: in
     probs, labels, natives, nlabels, uids = [], [], [], [], []
     per_mod: dict[str, list[np.ndarray]] = {m: [] for m in mods}
     for group in batches(convs, batch_utterances):
-        batch, y, yn = collate(group, mods, net.cfg.audio_dim)
+        batch, y, yn, _ = collate(group, mods, net.cfg.audio_dim)
         out = net(batch)
         keep = batch.mask
         probs.append(out.logp[keep].exp().numpy())
@@ -209,9 +220,9 @@ def fit(
         total_loss, n_batches = 0.0, 0
         groups = list(batches(convs, o.batch_utterances, rng))
         for k, group in enumerate(groups):
-            batch, y, yn = collate(group, net.cfg.modalities, net.cfg.audio_dim)
+            batch, y, yn, ys = collate(group, net.cfg.modalities, net.cfg.audio_dim)
             out = net(batch, modality_dropout=o.modality_dropout)
-            loss = compute_loss(out, y, yn, w, o)
+            loss = compute_loss(out, y, yn, w, o, ys)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)

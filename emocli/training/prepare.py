@@ -128,17 +128,22 @@ def featurize(
     visual: VisualFeaturizer | None,
     hook: ProgressHook = null_hook,
     split: str = "",
+    text_context: int = 0,
 ) -> list[Conversation]:
     """Attach cached features to every sample; a failing clip loses that modality, not the sample."""
+    from emocli.features.text import context_pairs
+
     samples = [s for d in dialogues for s in d.samples]
-    states: dict[str, np.ndarray] = {}
+    states: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     if "text" in modalities and text is not None:
         with_text = [s for s in samples if s.text]
-        for s, st in zip(
-            with_text,
-            text.states([s.text or "" for s in with_text], hook, f"text features ({split})"),
-            strict=True,
-        ):
+        inputs: list = [s.text or "" for s in with_text]
+        if text_context > 0:
+            inputs = []
+            for d in dialogues:
+                inputs += context_pairs([s.text for s in d.samples if s.text], text_context)  # type: ignore[misc]
+        got = text.states(inputs, hook, f"text features ({split})")
+        for s, st in zip(with_text, got, strict=True):
             states[s.uid] = st
     audio_vec: dict[str, np.ndarray] = {}
     visual_vec: dict[str, np.ndarray] = {}
@@ -166,7 +171,9 @@ def featurize(
                 label=s.label,
                 speaker=s.speaker,
                 native=_native(s.native),
-                text_states=states.get(s.uid),
+                text_states=states[s.uid][0] if s.uid in states else None,
+                text_segments=states[s.uid][1] if s.uid in states else None,
+                sentiment=s.sentiment,
                 audio=audio_vec.get(s.uid),
                 visual=visual_vec.get(s.uid),
                 uid=s.uid,

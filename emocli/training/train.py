@@ -44,9 +44,11 @@ class TrainOptions:
     fusion: str | None = None  # None: "attention" when several modalities train together, else "late"
     text_encoder: str = "minilm"
     text_trainable_layers: int = 2
+    text_context: int = 0
     audio_encoder: str = "whisper"
     hidden: int = 128
     context_layers: int = 2
+    audio_context_layers: int | None = None  # None: 0 for acted speech (no conversation), else context_layers
     speaker_norm: bool = True
     device: str = "cpu"
 
@@ -117,11 +119,15 @@ def train(
         why = "no raw clips found" if not splits.acted else "acted speech has audio only"
         log(f"note: {', '.join(dropped)} not trained ({why}); training on {', '.join(trained)}")
     fusion = opts.fusion or ("attention" if len(trained) > 1 else "late")
+    audio_ctx = opts.audio_context_layers
+    audio_ctx = (0 if splits.acted else opts.context_layers) if audio_ctx is None else audio_ctx
 
     if opts.init is not None:
         init_dir = resolve_model_dir(opts.init)
         base_cfg = read_config(init_dir)
-        net = load_model(init_dir, opts.device, modalities=asked, fusion=fusion)
+        net = load_model(
+            init_dir, opts.device, modalities=asked, fusion=fusion, new_branch_context={"audio": audio_ctx}
+        )
         trained_before = tuple(base_cfg.trained_modalities)
         log(f"starting from {init_dir} (modalities {', '.join(base_cfg.modalities)})")
     else:
@@ -129,8 +135,10 @@ def train(
             modalities=tuple(m for m in MODALITIES if m in asked),
             hidden=opts.hidden,
             context_layers=opts.context_layers,
+            branch_context_layers={"audio": audio_ctx},
             text_backbone=opts.text_encoder,
             text_trainable_layers=opts.text_trainable_layers,
+            text_context=opts.text_context,
             audio_encoder=opts.audio_encoder,
             speaker_norm=opts.speaker_norm,
             fusion=fusion,
@@ -156,8 +164,9 @@ def train(
     reports = {f"{r.name}/{r.split}": r for r in splits.reports}
     train_report = splits.reports[0]
     dev_report = splits.reports[-1] if len(splits.reports) > 1 else splits.reports[0]
-    train_convs = featurize(splits.train, trained, train_report, text_f, audio_f, visual_f, hook, "train")
-    dev_convs = featurize(splits.dev, trained, dev_report, text_f, audio_f, visual_f, hook, "dev")
+    k = cfg.text_context
+    train_convs = featurize(splits.train, trained, train_report, text_f, audio_f, visual_f, hook, "train", k)
+    dev_convs = featurize(splits.dev, trained, dev_report, text_f, audio_f, visual_f, hook, "dev", k)
     if not train_convs or not dev_convs:
         raise DataError("No usable utterances left after feature extraction.", "See the skipped list above.")
     if "audio" in trained:
