@@ -56,12 +56,34 @@ def resemblyzer_version() -> str:
         return "unknown"
 
 
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default): linear below 1 kHz, logarithmic above."""
+    f = np.asarray(f, dtype=np.float64)
+    lin = f / (200.0 / 3)
+    return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), lin)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)), m * (200.0 / 3))
+
+
 @lru_cache(maxsize=1)
 def _mel_filters() -> np.ndarray:
-    """(40, 201) Slaney-style mel filterbank, as librosa (and so Resemblyzer) builds it."""
-    import librosa
+    """(40, 201) Slaney-normalised triangular mel filterbank, 0-8 kHz.
 
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+    The numbers of ``librosa.filters.mel(sr=16000, n_fft=400, n_mels=40)`` (Resemblyzer's
+    front-end), computed here so that librosa and numba (about 1 s to import) are not needed.
+    """
+    fft_freqs = np.linspace(0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
+    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(SAMPLE_RATE / 2), N_MELS + 2))
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]  # equal area per filter (Slaney norm)
+    return weights.astype(np.float32)
 
 
 def mel_frames(wav: np.ndarray) -> np.ndarray:
