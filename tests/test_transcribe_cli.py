@@ -145,3 +145,14 @@ def test_quiet_prints_nothing_and_format_follows_the_suffix(tmp_path: Path, data
     code, out = run(str(data_dir / "speech" / "jfk.flac"), "-o", str(tmp_path / "jfk.srt"), "--quiet")
     assert code == 0 and out.strip() == ""
     assert [p.name for p in tmp_path.iterdir()] == ["jfk.srt"]
+
+
+def test_pyannote_without_its_extra_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyannote.audio", None)  # the extra is not installed
+    src = make_video(tmp_path / "talk.mp4", seconds=1.0)
+    code, out = run(str(src), "-o", str(tmp_path / "out.json"), "--diarizer", "pyannote")
+    assert_one_line_error(code, out, "pip install 'emocli[pyannote]'")  # brackets survive Rich markup
+    assert code == 4
+    assert no_outputs(tmp_path)

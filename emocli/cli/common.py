@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -72,7 +73,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except EmocliError as e:
-            err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, highlight=False)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             err.print("[yellow]Interrupted; no partial output was left behind.[/]")
@@ -83,7 +84,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             if os.environ.get("EMOCLI_DEBUG"):
                 raise
             err.print(
-                f"[bold red]internal error:[/] {type(e).__name__}: {e} "
+                f"[bold red]internal error:[/] {type(e).__name__}: {escape(str(e))} "
                 "(set EMOCLI_DEBUG=1 for the traceback and please report it)",
                 highlight=False,
             )

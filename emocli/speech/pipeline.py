@@ -72,6 +72,8 @@ class SpeechPipeline:
         self.options = options = options or SpeechOptions()
         check_speaker_bounds(options.num_speakers, options.min_speakers, options.max_speakers)
         self.device = device
+        # The diarizer first: --diarizer pyannote is the load most likely to fail (extra, token).
+        self.diarizer = load_diarizer(options.diarizer, device=device, hf_token=options.hf_token)
         self.vad = load_vad(options.vad)
         self.asr = load_asr(
             options.asr_backend,
@@ -81,7 +83,6 @@ class SpeechPipeline:
             cpu_threads=options.cpu_threads,
             beam_size=options.beam_size,
         )
-        self.diarizer = load_diarizer(options.diarizer, device=device, hf_token=options.hf_token)
 
     @property
     def whisper(self) -> WhisperModel:
