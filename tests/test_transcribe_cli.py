@@ -156,3 +156,11 @@ def test_pyannote_without_its_extra_names_the_fix(tmp_path: Path, monkeypatch: p
     assert_one_line_error(code, out, "pip install 'emocli[pyannote]'")  # brackets survive Rich markup
     assert code == 4
     assert no_outputs(tmp_path)
+
+
+@pytest.mark.slow
+def test_unknown_language_fails_before_the_work(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "talk.mp4", seconds=1.0)
+    code, out = run(str(src), "-o", str(tmp_path / "out.json"), "--language", "klingon")
+    assert_one_line_error(code, out, "unknown language code 'klingon'")
+    assert no_outputs(tmp_path)

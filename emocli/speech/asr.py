@@ -99,7 +99,8 @@ class FasterWhisperASR:
         self.condition_on_previous_text = condition_on_previous_text
         self.max_block = max_block
 
-    def _check_language(self, language: str | None) -> str | None:
+    def check_language(self, language: str | None) -> str | None:
+        """The normalised language code, or a one-line error for a code Whisper does not know."""
         if language is None:
             return None
         code = language.strip().lower()
@@ -119,7 +120,7 @@ class FasterWhisperASR:
         hook: ProgressHook = null_hook,
     ) -> AsrOutput:
         duration = len(audio) / SAMPLE_RATE
-        language = self._check_language(language)
+        language = self.check_language(language)
         regions = list(speech) if speech is not None else [(0.0, duration)]
         blocks = plan_blocks(regions, duration, max_block=self.max_block)
         total = sum(e - s for s, e in blocks)

@@ -83,6 +83,9 @@ class SpeechPipeline:
             cpu_threads=options.cpu_threads,
             beam_size=options.beam_size,
         )
+        check = getattr(self.asr, "check_language", None)
+        if options.language is not None and check is not None:
+            check(options.language)  # a bad --language fails now, not after decoding
 
     @property
     def whisper(self) -> WhisperModel:
