@@ -148,7 +148,7 @@ class SpeechPipeline:
         rename = {old: speaker_name(i) for i, old in enumerate(order)}
         utterances = [_rename_utterance(u, rename) for u in utterances]
         turns = [Turn(x.start, x.end, rename.get(x.speaker, x.speaker)) for x in diar.turns]
-        embeddings = {rename.get(k, k): v for k, v in diar.embeddings.items()}
+        embeddings = {rename[k]: v for k, v in diar.embeddings.items() if k in rename}
         speakers = [rename[s] for s in dict.fromkeys(u.speaker for u in utterances)]
         result = Result(
             source=label,
