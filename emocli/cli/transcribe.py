@@ -125,7 +125,7 @@ def transcribe_command(
         str,
         typer.Option(
             "--diarizer",
-            help="embedded (bundled, offline) or pyannote (pip install 'emocli[pyannote]' and a "
+            help="embedded (bundled, offline) or pyannote (pip install 'emocli\\[pyannote]' and a "
             "Hugging Face token).",
         ),
     ] = "embedded",
