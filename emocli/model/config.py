@@ -39,6 +39,7 @@ class ModelConfig:
     text_trainable_layers: int = 2  # top layers fine-tuned (and shipped as deltas); the rest frozen
     text_max_tokens: int = 64
     text_context: int = 0  # previous utterances given to the text encoder with each one (a text pair)
+    text_speaker_names: bool = False  # prefix each utterance with its speaker's label ("Ross: ...")
     text_base_fingerprint: list[float] = field(default_factory=list)  # checks deltas meet their base
     # audio branch
     audio_encoder: str = "whisper"

@@ -140,7 +140,11 @@ class EmotionRecognizer:
         if "text" in self.modalities:
             has = [bool(u.text and u.text.strip()) for u in utterances]
             batch.text_mask = torch.tensor([has])
-            texts = [u.text.strip() for u, h in zip(utterances, has, strict=True) if h and u.text]
+            texts = [
+                f"{u.speaker}: {u.text.strip()}" if self.net.cfg.text_speaker_names else u.text.strip()
+                for u, h in zip(utterances, has, strict=True)
+                if h and u.text
+            ]
             ids, segs = self._token_ids(texts)
             arr, tok = pad_ids(ids or [[0]], int(getattr(self._tokenizer, "pad_token_id", 0) or 0))
             batch.text_ids, batch.text_tokens = torch.from_numpy(arr), torch.from_numpy(tok)

@@ -110,7 +110,18 @@ def evaluate(
     if "visual" in mods:
         visual_f = VisualFeaturizer(visual_source)
     split = opts.split if not acted else "clips"
-    convs = featurize(dialogues, mods, report, text_f, audio_f, visual_f, hook, split, cfg.text_context)
+    convs = featurize(
+        dialogues,
+        mods,
+        report,
+        text_f,
+        audio_f,
+        visual_f,
+        hook,
+        split,
+        cfg.text_context,
+        cfg.text_speaker_names,
+    )
     if not convs:
         raise DataError("No utterance could be featurised.", "See the skipped list (--json) for why.")
     if "audio" in mods:

@@ -25,6 +25,7 @@ from emocli.training.datasets import (
     RAVDESS_NATIVE,
     DatasetReport,
     Dialogue,
+    Sample,
     parse_actors,
     read_meld,
     read_ravdess,
@@ -129,6 +130,7 @@ def featurize(
     hook: ProgressHook = null_hook,
     split: str = "",
     text_context: int = 0,
+    speaker_names: bool = False,
 ) -> list[Conversation]:
     """Attach cached features to every sample; a failing clip loses that modality, not the sample."""
     from emocli.features.text import context_pairs
@@ -137,11 +139,15 @@ def featurize(
     states: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     if "text" in modalities and text is not None:
         with_text = [s for s in samples if s.text]
-        inputs: list = [s.text or "" for s in with_text]
+
+        def words(s: Sample) -> str:
+            return f"{s.speaker}: {s.text}" if speaker_names else s.text or ""
+
+        inputs: list = [words(s) for s in with_text]
         if text_context > 0:
             inputs = []
             for d in dialogues:
-                inputs += context_pairs([s.text for s in d.samples if s.text], text_context)  # type: ignore[misc]
+                inputs += context_pairs([words(s) for s in d.samples if s.text], text_context)
         got = text.states(inputs, hook, f"text features ({split})")
         for s, st in zip(with_text, got, strict=True):
             states[s.uid] = st

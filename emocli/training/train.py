@@ -45,6 +45,7 @@ class TrainOptions:
     text_encoder: str = "minilm"
     text_trainable_layers: int = 2
     text_context: int = 0
+    text_speaker_names: bool = False
     audio_encoder: str = "whisper"
     hidden: int = 128
     context_layers: int = 2
@@ -139,6 +140,7 @@ def train(
             text_backbone=opts.text_encoder,
             text_trainable_layers=opts.text_trainable_layers,
             text_context=opts.text_context,
+            text_speaker_names=opts.text_speaker_names,
             audio_encoder=opts.audio_encoder,
             speaker_norm=opts.speaker_norm,
             fusion=fusion,
@@ -164,9 +166,11 @@ def train(
     reports = {f"{r.name}/{r.split}": r for r in splits.reports}
     train_report = splits.reports[0]
     dev_report = splits.reports[-1] if len(splits.reports) > 1 else splits.reports[0]
-    k = cfg.text_context
-    train_convs = featurize(splits.train, trained, train_report, text_f, audio_f, visual_f, hook, "train", k)
-    dev_convs = featurize(splits.dev, trained, dev_report, text_f, audio_f, visual_f, hook, "dev", k)
+    k, names = cfg.text_context, cfg.text_speaker_names
+    train_convs = featurize(
+        splits.train, trained, train_report, text_f, audio_f, visual_f, hook, "train", k, names
+    )
+    dev_convs = featurize(splits.dev, trained, dev_report, text_f, audio_f, visual_f, hook, "dev", k, names)
     if not train_convs or not dev_convs:
         raise DataError("No usable utterances left after feature extraction.", "See the skipped list above.")
     if "audio" in trained:
