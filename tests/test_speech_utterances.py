@@ -80,6 +80,7 @@ def test_sentence_end_detection_and_joining() -> None:
     assert not ends_sentence("hello,")
     ws = words((0, 1, "你好"), (1, 2, "世界"))
     assert join_words(ws, "zh") == "你好世界" and join_words(ws, "en") == "你好 世界"
+    assert join_words(words((0, 1, "in"), (1, 2, "D"), (2, 3, ".C."), (3, 4, "today"))) == "in D.C. today"
 
 
 def test_short_run_at_a_sentence_edge_joins_the_sentence_speaker() -> None:

@@ -140,9 +140,19 @@ def _covered(x: np.ndarray, ts: np.ndarray, te: np.ndarray, cum: np.ndarray) -> 
     return np.where(i > 0, cum[np.maximum(i - 1, 0)] + partial, 0.0)
 
 
+_ATTACHES_LEFT = tuple(".,!?;:%)]}'’")  # a word starting with these continues the previous one
+
+
 def join_words(words: Sequence[Word], language: str | None = None) -> str:
+    """Words -> text: spaces between words, none before ".C." of "D" ".C." or in Chinese/Japanese."""
     sep = "" if (language or "").lower() in _NO_SPACE_LANGUAGES else " "
-    return sep.join(w.word.strip() for w in words).strip()
+    parts: list[str] = []
+    for w in words:
+        text = w.word.strip()
+        if parts and text and not text.startswith(_ATTACHES_LEFT):
+            parts.append(sep)
+        parts.append(text)
+    return "".join(parts).strip()
 
 
 def build_utterances(
