@@ -122,3 +122,13 @@ def test_frames_to_turns_follow_window_votes_and_cut_at_silence() -> None:
     assert [t.speaker for t in turns] == ["SPEAKER_00", "SPEAKER_00", "SPEAKER_01"]
     assert turns[0] == Turn(0.0, 2.0, "SPEAKER_00")
     assert turns[2].start == pytest.approx(3.0, abs=0.15) and turns[2].end == 6.0
+
+
+def test_no_speech_is_reported_as_no_speech_error() -> None:
+    # annotate catches NoSpeechError to fall back to faces alone; it must stay an InputError too
+    from emocli.errors import InputError, NoSpeechError
+    from emocli.speech.pipeline import _no_speech
+
+    err = _no_speech("talk.mp4")
+    assert isinstance(err, NoSpeechError) and isinstance(err, InputError)
+    assert str(err).startswith("No speech found in talk.mp4.")

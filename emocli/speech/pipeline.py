@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from emocli.errors import InputError
+from emocli.errors import NoSpeechError
 from emocli.hooks import ProgressHook, null_hook
 from emocli.media import SAMPLE_RATE, MediaInfo, probe, stream_audio
 from emocli.results import ModelInfo, Result, Utterance, Word
@@ -170,7 +170,7 @@ def _rename_utterance(u: Utterance, rename: dict[str, str]) -> Utterance:
 def _decode(path: Path, info: MediaInfo | None, hook: ProgressHook) -> tuple[np.ndarray, str]:
     info = info or probe(path)
     if not info.has_audio:
-        raise InputError(
+        raise NoSpeechError(
             f"{path} has no audio track.", "Give a video with sound, or an audio file (wav, flac, mp3, m4a)."
         )
     chunks: list[np.ndarray] = []
@@ -184,8 +184,8 @@ def _decode(path: Path, info: MediaInfo | None, hook: ProgressHook) -> tuple[np.
     return audio, str(path)
 
 
-def _no_speech(label: str) -> InputError:
-    return InputError(
+def _no_speech(label: str) -> NoSpeechError:
+    return NoSpeechError(
         f"No speech found in {label}.",
         "The audio is silent or holds no voice; check the file (or its audio track) and the volume.",
     )
