@@ -49,7 +49,21 @@ def check_output_path(path: Path, inputs: Iterable[Path] = ()) -> Path:
         raise OutputError(f"Output folder {parent} is not writable.", "Choose a folder you can write to.")
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputError(f"Output file {path} exists and is read-only.", "Remove it or choose another name.")
+    _probe_writable(parent)
     return path.resolve()
+
+
+def _probe_writable(folder: Path) -> None:
+    """Create and remove a hidden file in ``folder``: the one sure test that it takes files
+    (root passes permission checks; /proc and read-only mounts still refuse)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".emocli-probe-", dir=folder)
+    except OSError as e:
+        raise OutputError(
+            f"Cannot write to {folder}: {e.strerror}.", "Choose a folder you can write to."
+        ) from e
+    os.close(fd)
+    os.unlink(tmp)
 
 
 @contextlib.contextmanager

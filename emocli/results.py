@@ -40,6 +40,19 @@ class Word:
     speaker: str | None = None
 
 
+@dataclass(frozen=True)
+class Turn:
+    """One stretch of speech by one speaker (diarization output). Turns of different speakers may overlap."""
+
+    start: float
+    end: float
+    speaker: str
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
 @dataclass
 class Utterance:
     start: float
@@ -89,6 +102,7 @@ class Result:
     duration: float
     utterances: list[Utterance] = field(default_factory=list)
     speakers: list[str] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)  # who speaks when (diarization), for RTTM
     language: str | None = None
     models: dict[str, ModelInfo] = field(default_factory=dict)  # role (asr, diarizer, ...) -> model
     frames: list[FrameResult] = field(default_factory=list)
@@ -117,6 +131,7 @@ class Result:
             duration=d["duration"],
             utterances=utts,
             speakers=list(d.get("speakers", [])),
+            turns=[Turn(**t) for t in d.get("turns", [])],
             language=d.get("language"),
             models={k: ModelInfo(**v) for k, v in d.get("models", {}).items()},
             frames=frames,

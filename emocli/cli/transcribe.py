@@ -12,6 +12,18 @@ import typer
 
 from emocli.cli.app import app
 from emocli.cli.common import RichProgressHook, err, handle_errors, is_interactive, out
+from emocli.cli.options import (
+    AsrModelOpt,
+    DeviceOpt,
+    DiarizerOpt,
+    HfTokenOpt,
+    LanguageOpt,
+    MaxSpeakersOpt,
+    MinSpeakersOpt,
+    NumSpeakersOpt,
+    QuietOpt,
+    speech_options,
+)
 from emocli.device import Device
 
 if TYPE_CHECKING:
@@ -30,24 +42,6 @@ def _formats(output: Path, spec: str | None) -> list[OutputFormat]:
         return parse_formats(spec, allowed)
     suffix = output.suffix.lower().lstrip(".")
     return [OutputFormat(suffix)] if suffix in TRANSCRIBE_FORMATS else [OutputFormat.json]
-
-
-def _probe_writable(path: Path) -> None:
-    """Create and remove a hidden file beside ``path``: the one sure test that the folder takes
-    files (root passes permission checks; /proc and read-only mounts still refuse)."""
-    import os
-    import tempfile
-
-    from emocli.errors import OutputError
-
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".emocli-probe-", dir=path.parent)
-    except OSError as e:
-        raise OutputError(
-            f"Cannot write to {path.parent}: {e.strerror}.", "Choose a folder you can write to."
-        ) from e
-    os.close(fd)
-    os.unlink(tmp)
 
 
 def _clock(t: float) -> str:
@@ -99,42 +93,15 @@ def transcribe_command(
             show_default=False,
         ),
     ] = None,
-    language: Annotated[
-        str | None,
-        typer.Option("--language", "-l", help="Spoken language (ISO code, e.g. en). Default: detected."),
-    ] = None,
-    num_speakers: Annotated[
-        int | None,
-        typer.Option("--num-speakers", "-n", help="Exact number of speakers, when known.", min=1),
-    ] = None,
-    min_speakers: Annotated[
-        int, typer.Option("--min-speakers", help="Lower bound on the speakers found.", min=1)
-    ] = 1,
-    max_speakers: Annotated[
-        int, typer.Option("--max-speakers", help="Upper bound on the speakers found.", min=1)
-    ] = 8,
-    asr_model: Annotated[
-        str,
-        typer.Option(
-            "--asr-model",
-            help="Whisper model: base (bundled, offline), any faster-whisper name (small, large-v3, "
-            "distil-large-v3 ...; downloaded once) or a local CTranslate2 folder.",
-        ),
-    ] = "base",
-    diarizer: Annotated[
-        str,
-        typer.Option(
-            "--diarizer",
-            help="embedded (bundled, offline) or pyannote (pip install 'emocli\\[pyannote]' and a "
-            "Hugging Face token).",
-        ),
-    ] = "embedded",
-    hf_token: Annotated[
-        str | None,
-        typer.Option("--hf-token", help="Hugging Face token for --diarizer pyannote (or set HF_TOKEN)."),
-    ] = None,
-    device: Annotated[Device, typer.Option("--device", help="auto, cpu or cuda.")] = Device.auto,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+    language: LanguageOpt = None,
+    num_speakers: NumSpeakersOpt = None,
+    min_speakers: MinSpeakersOpt = 1,
+    max_speakers: MaxSpeakersOpt = 8,
+    asr_model: AsrModelOpt = "base",
+    diarizer: DiarizerOpt = "embedded",
+    hf_token: HfTokenOpt = None,
+    device: DeviceOpt = Device.auto,
+    quiet: QuietOpt = False,
 ) -> None:
     """Transcribe a talk with word timestamps and tell who speaks when, offline."""
     from emocli.device import resolve_device
@@ -142,33 +109,20 @@ def transcribe_command(
     from emocli.fileio import check_output_path
     from emocli.media import probe
     from emocli.output.writers import output_paths, write_outputs
-    from emocli.speech.diarize import DIARIZERS, check_speaker_bounds
-    from emocli.speech.pipeline import SpeechOptions, SpeechPipeline
+    from emocli.speech.pipeline import SpeechPipeline
 
     # Everything that can be checked cheaply is checked before models load and work starts.
     paths = output_paths(output, _formats(output, output_format))
     for path in paths.values():
-        _probe_writable(check_output_path(path, [input]))
-    check_speaker_bounds(num_speakers, min_speakers, max_speakers)
-    diarizer = diarizer.strip().lower()
-    if diarizer not in DIARIZERS:
-        from emocli.errors import EmocliError
-
-        raise EmocliError(f"Unknown diarizer {diarizer!r}.", f"Choose from {', '.join(DIARIZERS)}.")
+        check_output_path(path, [input])
+    options = speech_options(
+        asr_model, language, diarizer, num_speakers, min_speakers, max_speakers, hf_token
+    )
     info = probe(input)
     if not info.has_audio:
         raise InputError(
             f"{input} has no audio track.", "Give a video with sound, or an audio file (wav, flac, mp3, m4a)."
         )
-    options = SpeechOptions(
-        asr_model=asr_model,
-        language=language,
-        diarizer=diarizer,
-        num_speakers=num_speakers,
-        min_speakers=min_speakers,
-        max_speakers=max_speakers,
-        hf_token=hf_token,
-    )
     with RichProgressHook(enabled=not quiet and is_interactive()) as hook:
         hook("load models")
         pipeline = SpeechPipeline(options, device=resolve_device(device))

@@ -86,12 +86,13 @@ def to_vtt(result: Result) -> str:
 
 
 def to_rttm(result: Result) -> str:
-    """NIST RTTM: one SPEAKER line per utterance (file id = input stem)."""
+    """NIST RTTM (file id = input stem): the diarization turns, or the utterances when there are none.
+
+    Turns cover the pauses inside a speaker's turn, which utterances (built from words) leave out.
+    """
     uri = Path(result.source).stem.replace(" ", "_") or "input"
-    lines = [
-        f"SPEAKER {uri} 1 {u.start:.3f} {u.duration:.3f} <NA> <NA> {u.speaker} <NA> <NA>"
-        for u in result.utterances
-    ]
+    spans = result.turns or result.utterances
+    lines = [f"SPEAKER {uri} 1 {s.start:.3f} {s.duration:.3f} <NA> <NA> {s.speaker} <NA> <NA>" for s in spans]
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -155,6 +155,7 @@ class SpeechPipeline:
             duration=round(duration, 3),
             utterances=utterances,
             speakers=[rename[s] for s in order if rename[s] in speakers],
+            turns=turns,
             language=asr.language,
             models=self.models(),
             timing={k: round(v, 3) for k, v in timing.items()},

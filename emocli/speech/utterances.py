@@ -10,25 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
-from emocli.results import Utterance, Word
+from emocli.results import Turn, Utterance, Word
 
-
-@dataclass(frozen=True)
-class Turn:
-    """One stretch of speech by one speaker (seconds). Turns of different speakers may overlap."""
-
-    start: float
-    end: float
-    speaker: str
-
-    @property
-    def duration(self) -> float:
-        return max(0.0, self.end - self.start)
-
+__all__ = ["Turn", "assign_speakers", "build_utterances"]
 
 _MIN_WORD = 0.02  # seconds: zero-length words (Whisper gives some) still overlap something
 _SENTENCE_END = re.compile(r"[.?!。？！…]+[\"'”’)\]]*$")
