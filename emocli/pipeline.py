@@ -149,8 +149,8 @@ class Annotator:
         if not info.has_audio and not use_faces:
             raise InputError(f"{path} has no audio track.", "Give a video with sound, or an audio file.")
 
-        with _timed(timing, "load models"):
-            self.load()
+        with _timed(timing, "load models"):  # speech first: silence fails before the rest loads
+            _ = self.speech
         # Speech first; a video without any speech is still annotated from faces alone.
         result: Result
         audio = np.zeros(0, np.float32)
@@ -167,6 +167,9 @@ class Annotator:
             warnings.append(f"{e.message} Only faces were analysed.")
             result = Result(source=str(path), duration=round(info.duration, 3), models=self.speech.models())
 
+        with _timed(timing, "load models"):
+            _ = self.faces if use_faces else None
+            _ = self.model if result.utterances else None
         video_faces = None
         visuals: list[UtteranceVisual] = []
         if use_faces:
