@@ -1,5 +1,5 @@
 # emocli: two commands set everything up on a fresh machine (see README):
-#   make demo   creates .venv, installs emocli with its bundled offline models, runs it on an example
+#   make demo   creates .venv, installs emocli with its bundled offline models, runs it on examples
 #   make test   lint + the test suite
 PY ?= python3
 VENV ?= .venv
@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 EMOCLI_DATA ?= ../shared/data
 INPUT ?= $(EMOCLI_DATA)/speech/jfk.flac
-OUT ?= out/demo.json
+VIDEO ?= $(EMOCLI_DATA)/clips/face_2.mp4
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint format clean
@@ -18,14 +18,15 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,ray]"
 	touch $@
 
 install: $(BIN)/.installed
 
 demo: install
-	@mkdir -p $(dir $(OUT))
-	$(BIN)/emocli transcribe "$(INPUT)" -o "$(OUT)" --output-format all
+	@mkdir -p out
+	$(BIN)/emocli transcribe "$(INPUT)" -o out/transcript.json --output-format all
+	$(BIN)/emocli annotate "$(VIDEO)" -o out/annotated.mp4 --output-format all
 
 lint: install
 	$(BIN)/ruff check emocli tests benchmarks
