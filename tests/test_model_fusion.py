@@ -138,3 +138,15 @@ def test_training_step_reduces_loss_and_dropout_is_train_only() -> None:
         b = net(batch, modality_dropout=0.9).logp
     assert torch.equal(a, b)  # no dropout of any kind at inference
     assert np.isfinite(a.numpy()).all()
+
+
+def test_audio_ensemble_averages_its_members_probabilities() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(modalities=("audio",), hidden=16, heads=2, audio_dim=12, fusion="late", audio_members=3)
+    net = EmotionNet(cfg).eval()
+    with torch.no_grad():
+        out = net(_batch())
+    assert len(out.audio_members) == 3
+    mean = torch.stack([m.softmax(-1) for m in out.audio_members]).mean(0)
+    assert out.audio_native is not None
+    assert torch.allclose(out.audio_native.softmax(-1), mean, atol=1e-5)

@@ -110,6 +110,9 @@ def train_command(
             "--sentiment-weight", min=0.0, help="Weight of the auxiliary MELD sentiment head (0 = off)."
         ),
     ] = 0.0,
+    audio_members: Annotated[
+        int, typer.Option("--audio-members", min=1, help="Audio heads trained side by side and averaged.")
+    ] = 1,
     train_actors: Annotated[str, typer.Option("--train-actors", help="RAVDESS training actors.")] = "1-16",
     dev_actors: Annotated[
         str, typer.Option("--dev-actors", help="RAVDESS actors used for model selection.")
@@ -151,6 +154,7 @@ def train_command(
         text_encoder=text_encoder,
         text_trainable_layers=text_layers,
         audio_encoder=audio_encoder,
+        audio_members=audio_members,
         device=resolve_device(device),
     )
     with RichProgressHook(enabled=not quiet and is_interactive()) as hook:

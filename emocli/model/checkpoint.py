@@ -131,6 +131,7 @@ def load_model(
     modalities: tuple[str, ...] | None = None,
     fusion: str | None = None,
     new_branch_context: dict[str, int] | None = None,
+    audio_members: int | None = None,
 ) -> EmotionNet:
     """Load a checkpoint folder (None -> shipped default) in eval mode on ``device``.
 
@@ -150,6 +151,8 @@ def load_model(
     for m, layers in (new_branch_context or {}).items():
         if m not in saved:
             cfg.branch_context_layers[m] = layers
+    if audio_members and "audio" not in saved:
+        cfg.audio_members = audio_members
     try:
         state = load_file(str(folder / WEIGHTS_NAME))
     except (SafetensorError, OSError, ValueError) as e:
@@ -165,7 +168,7 @@ def load_model(
     }
     own = {k: v for k, v in net.state_dict().items() if not k.startswith("text_encoder.")}
     new = tuple(f"branches.{m}." for m in cfg.modalities if m not in saved)
-    new += ("audio_mean", "audio_std") if "audio" not in saved else ()
+    new += ("audio_mean", "audio_std", "audio_extra.") if "audio" not in saved else ()
     new += ("visual_pool.",) if "visual" not in saved else ()
     new += ("sentiment_head.",)  # a training-only auxiliary head: optional
     missing = sorted(k for k in set(own) - set(rest) if not k.startswith(new))

@@ -45,6 +45,7 @@ class ModelConfig:
     audio_encoder: str = "whisper"
     audio_encoder_version: str = ""
     audio_dim: int = 1024  # pooled utterance vector (mean + std of 512-d Whisper base states)
+    audio_members: int = 1  # audio heads averaged (an ensemble; each trained on its own loss)
     speaker_norm: bool = True
     speaker_norm_prior: float = 4.0  # pseudo-count shrinking a speaker's stats to the global ones
     # visual branch: per-frame expression probabilities in EMOTIONS order

@@ -22,6 +22,7 @@ frame probabilities themselves.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -67,6 +68,7 @@ class Output:
     visual_importance: torch.Tensor | None = None  # (B, N, F) frame importance p(f)
     fused_rep: torch.Tensor | None = None  # (B, N, H) for the triplet term
     sentiment: torch.Tensor | None = None  # (B, N, 3) text-branch sentiment logits (auxiliary task)
+    audio_members: list[torch.Tensor] = field(default_factory=list)  # each audio head's (B, N, 8) logits
 
 
 class ContextGating(nn.Module):
@@ -222,6 +224,11 @@ class EmotionNet(nn.Module):
             self.sentiment_head = nn.Linear(cfg.hidden, 3)
         if "audio" in cfg.modalities:
             self.branches["audio"] = Branch(cfg, cfg.audio_dim, k + 1, "audio")  # + calm
+            # More audio heads of the same shape, averaged: the audio head is small and trained on
+            # few speakers, so single runs vary by several points; an ensemble is steadier.
+            self.audio_extra = nn.ModuleList(
+                Branch(cfg, cfg.audio_dim, k + 1, "audio") for _ in range(max(0, cfg.audio_members - 1))
+            )
             # Training-set statistics of the raw pooled audio vectors (speaker-standardisation prior).
             self.register_buffer("audio_mean", torch.zeros(cfg.audio_dim))
             self.register_buffer("audio_std", torch.ones(cfg.audio_dim))
@@ -284,8 +291,17 @@ class EmotionNet(nn.Module):
         reps: dict[str, torch.Tensor] = {}
         logp: dict[str, torch.Tensor] = {}
         native = None
+        members: list[torch.Tensor] = []
         for m, u in inputs.items():
             r, logits = self.branches[m](u, batch.speakers, masks[m])
+            if m == "audio" and len(self.audio_extra):
+                outs = [(r, logits)] + [b(u, batch.speakers, masks[m]) for b in self.audio_extra]
+                r = torch.stack([o[0] for o in outs]).mean(0)
+                members = [o[1] for o in outs]
+                # Mean of the members' probabilities, kept as log-probabilities (valid logits).
+                logits = torch.logsumexp(torch.stack([x.log_softmax(-1) for x in members]), 0) - math.log(
+                    len(members)
+                )
             reps[m] = r
             if m == "audio":
                 native = logits
@@ -333,7 +349,7 @@ class EmotionNet(nn.Module):
             fused_rep, weights = self.fusion(query, all_tokens, all_avail)
             fused = self.fused_head(fused_rep).log_softmax(-1)
         sentiment = self.sentiment_head(reps["text"]) if "text" in reps else None
-        return Output(fused, logp, masks, native, weights, visual_importance, fused_rep, sentiment)
+        return Output(fused, logp, masks, native, weights, visual_importance, fused_rep, sentiment, members)
 
 
 def _drop_modalities(masks: dict[str, torch.Tensor], p: float) -> dict[str, torch.Tensor]:

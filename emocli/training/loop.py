@@ -101,9 +101,12 @@ def compute_loss(
     if out.audio_native is not None and o.native_weight > 0:
         yn = torch.where(out.modality_mask["audio"].reshape(-1), native.reshape(-1), -1)
         if (yn >= 0).any():
-            nl = out.audio_native.reshape(-1, out.audio_native.shape[-1]).log_softmax(-1)
-            wn = torch.ones(nl.shape[-1])
-            loss = loss + o.native_weight * _nll(nl, yn, wn, o.label_smoothing)
+            wn = torch.ones(out.audio_native.shape[-1])
+            # Each ensemble member learns on its own (diverse members), else the single head.
+            heads = out.audio_members or [out.audio_native]
+            for h in heads:
+                nl = h.reshape(-1, h.shape[-1]).log_softmax(-1)
+                loss = loss + o.native_weight * _nll(nl, yn, wn, o.label_smoothing) / len(heads)
     if sentiment is not None and out.sentiment is not None and o.sentiment_weight > 0:
         ys = torch.where(out.modality_mask["text"].reshape(-1), sentiment.reshape(-1), -1)
         if (ys >= 0).any():

@@ -50,6 +50,7 @@ class TrainOptions:
     hidden: int = 128
     context_layers: int = 2
     audio_context_layers: int | None = None  # None: 0 for acted speech (no conversation), else context_layers
+    audio_members: int = 1  # audio heads averaged in an ensemble
     speaker_norm: bool = True
     device: str = "cpu"
 
@@ -127,7 +128,12 @@ def train(
         init_dir = resolve_model_dir(opts.init)
         base_cfg = read_config(init_dir)
         net = load_model(
-            init_dir, opts.device, modalities=asked, fusion=fusion, new_branch_context={"audio": audio_ctx}
+            init_dir,
+            opts.device,
+            modalities=asked,
+            fusion=fusion,
+            new_branch_context={"audio": audio_ctx},
+            audio_members=opts.audio_members,
         )
         trained_before = tuple(base_cfg.trained_modalities)
         log(f"starting from {init_dir} (modalities {', '.join(base_cfg.modalities)})")
@@ -137,6 +143,7 @@ def train(
             hidden=opts.hidden,
             context_layers=opts.context_layers,
             branch_context_layers={"audio": audio_ctx},
+            audio_members=opts.audio_members,
             text_backbone=opts.text_encoder,
             text_trainable_layers=opts.text_trainable_layers,
             text_context=opts.text_context,
