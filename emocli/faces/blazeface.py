@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emocli.faces.detect import Detections
-from emocli.faces.weights import model_file
+from emocli.faces.weights import model_file, tflite_interpreter
 
 RAW_SCORE_LIMIT = 80.0  # MediaPipe clips logits at 100; 80 keeps exp() finite in float32
 NMS_IOU = 0.3  # MediaPipe's min_suppression_threshold for face detection
@@ -166,11 +166,8 @@ class _SsdModel:
     """One BlazeFace TFLite network with its anchors."""
 
     def __init__(self, opts: SsdOptions, num_threads: int | None) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
         self.opts = opts
-        self._interp = Interpreter(model_path=str(model_file(opts.model)), num_threads=num_threads)
-        self._interp.allocate_tensors()
+        self._interp = tflite_interpreter(model_file(opts.model), num_threads)
         self._input = self._interp.get_input_details()[0]["index"]
         # Two outputs: regressors (1, A, 16) and classificators (1, A, 1); their names differ per file.
         outs = sorted(self._interp.get_output_details(), key=lambda d: int(d["shape"][-1]), reverse=True)

