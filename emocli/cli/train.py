@@ -110,6 +110,9 @@ def train_command(
             "--sentiment-weight", min=0.0, help="Weight of the auxiliary MELD sentiment head (0 = off)."
         ),
     ] = 0.0,
+    hidden: Annotated[
+        int, typer.Option("--hidden", min=16, help="Width of the dialogue encoders and fusion.")
+    ] = 128,
     audio_members: Annotated[
         int, typer.Option("--audio-members", min=1, help="Audio heads trained side by side and averaged.")
     ] = 1,
@@ -118,8 +121,13 @@ def train_command(
         str, typer.Option("--dev-actors", help="RAVDESS actors used for model selection.")
     ] = "17-18",
     threads: Annotated[
-        int, typer.Option("--threads", min=0, help="CPU threads for torch (0 = torch's default).")
-    ] = 0,
+        int,
+        typer.Option(
+            "--threads",
+            min=0,
+            help="CPU threads for torch (0 = torch's default); 1 is fastest here (small layers).",
+        ),
+    ] = 1,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -155,6 +163,7 @@ def train_command(
         text_trainable_layers=text_layers,
         audio_encoder=audio_encoder,
         audio_members=audio_members,
+        hidden=hidden,
         device=resolve_device(device),
     )
     with RichProgressHook(enabled=not quiet and is_interactive()) as hook:
