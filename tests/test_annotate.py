@@ -246,7 +246,7 @@ def test_hevc_variable_frame_rate_and_4k(
 def test_interrupted_run_leaves_no_partial_output(data_dir: Path, tmp_path: Path) -> None:
     src = tmp_path / "long.mp4"
     ffmpeg(
-        "-stream_loop", "3", "-i", str(data_dir / "clips" / "WDA_KatieHill_000.mp4"), "-c", "copy", str(src)
+        "-stream_loop", "1", "-i", str(data_dir / "clips" / "WDA_KatieHill_000.mp4"), "-c", "copy", str(src)
     )
     out = tmp_path / "out.mp4"
     proc = subprocess.Popen(

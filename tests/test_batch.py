@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from emocli import EMOTIONS
 from emocli.batch import CLIP_COLUMNS, BatchOptions, RowWriter, find_clips, run_batch
 from emocli.errors import DataError, OutputError
 from tests.batch_fakes import FakeFactory
@@ -113,3 +115,48 @@ def test_ray_engine_gives_the_same_rows_as_the_local_run(tmp_path: Path) -> None
     run_batch(d, local, FakeFactory(), BatchOptions())
     run_batch(d, ray_out, FakeFactory(), BatchOptions(engine="ray", jobs=2))
     assert ray_out.read_text() == local.read_text()
+
+
+@pytest.mark.slow
+def test_cli_labels_real_audio_and_video_clips_and_reports_the_corrupt_one(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from emocli.cli import app
+
+    d = tmp_path / "mixed"
+    d.mkdir()
+    for f in sorted((data_dir / "ravdess" / "flac").rglob("*-01.flac"))[:2]:
+        (d / f.name).write_bytes(f.read_bytes())
+    (d / "talk.mp4").write_bytes((data_dir / "clips" / "face_1.mp4").read_bytes())
+    (d / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 3000)
+    out = tmp_path / "labels.csv"
+    res = CliRunner().invoke(
+        app, ["batch", str(d), "-o", str(out), "--annotate-dir", str(tmp_path / "videos")]
+    )
+    assert res.exit_code == 0, res.output
+    import csv
+
+    rows = list(csv.DictReader(out.open()))
+    assert [r["file"] for r in rows] == sorted(p.name for p in d.iterdir())
+    by = {r["file"]: r for r in rows}
+    assert by["broken.mp4"]["status"] == "error" and "truncated or corrupt" in by["broken.mp4"]["error"]
+    for name, r in by.items():
+        if name == "broken.mp4":
+            continue
+        assert r["status"] == "ok" and r["emotion"] in EMOTIONS and r["transcript"]
+        assert sum(float(r[e]) for e in EMOTIONS) == pytest.approx(1.0, abs=2e-3)
+        assert r["n_speakers"] == "1"
+    assert (tmp_path / "videos" / "talk.mp4").exists()  # --annotate-dir renders the videos too
+    per_utt = tmp_path / "utts.jsonl"
+    res = CliRunner().invoke(
+        app, ["batch", str(d), "-o", str(per_utt), "--per-utterance", "--glob", "*.flac"]
+    )
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(x) for x in per_utt.read_text().splitlines()]
+    assert {x["file"] for x in lines} == {p.name for p in d.glob("*.flac")}
+    for f in {x["file"] for x in lines}:  # utterances numbered 0, 1, ... within each clip
+        numbers = [x["utterance"] for x in lines if x["file"] == f]
+        assert numbers == list(range(len(numbers)))
+    assert all(x["text"] and x["emotion"] in EMOTIONS for x in lines)
