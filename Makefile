@@ -25,8 +25,26 @@ install: $(BIN)/.installed
 
 demo: install
 	@mkdir -p out
-	$(BIN)/emocli transcribe "$(INPUT)" -o out/transcript.json --output-format all
-	$(BIN)/emocli annotate "$(VIDEO)" -o out/annotated.mp4 --output-format all
+	@if [ -f "$(INPUT)" ]; then \
+		$(BIN)/emocli transcribe "$(INPUT)" -o out/transcript.json --output-format all; \
+	else echo "No example audio at $(INPUT) (set EMOCLI_DATA or INPUT): transcribe skipped."; fi
+	@if [ -f "$(VIDEO)" ]; then \
+		$(BIN)/emocli annotate "$(VIDEO)" -o out/annotated.mp4 --output-format all; \
+	else \
+		echo "No example video at $(VIDEO) (set EMOCLI_DATA or VIDEO): annotating a generated test clip."; \
+		$(BIN)/python -c "$$MAKE_EXAMPLE" out/example.mp4 && \
+		$(BIN)/emocli annotate out/example.mp4 -o out/annotated.mp4 --output-format all; \
+	fi
+
+# A 4-second test pattern with a tone, made with the bundled ffmpeg (no speech, no face: the
+# annotated copy says so on every frame).
+define MAKE_EXAMPLE
+import subprocess, sys, imageio_ffmpeg
+subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y",
+    "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=4",
+    "-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-shortest", sys.argv[1]], check=True)
+endef
+export MAKE_EXAMPLE
 
 lint: install
 	$(BIN)/ruff check emocli tests benchmarks
