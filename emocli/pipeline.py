@@ -164,7 +164,7 @@ class Annotator:
         except NoSpeechError as e:
             if not use_faces:
                 raise
-            warnings.append(f"{e.message} Only faces were analysed.")
+            warnings.append(f"{e.message} Only the pictures were analysed.")
             result = Result(source=str(path), duration=round(info.duration, 3), models=self.speech.models())
 
         with _timed(timing, "load models"):

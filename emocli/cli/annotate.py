@@ -186,8 +186,9 @@ def annotate_command(
             "[yellow]note:[/] audio-only input: no video was written, only the results.", highlight=False
         )
     result = analysis.result
-    print_utterances(result)
-    print_summary(result)
+    if result.utterances:
+        print_utterances(result)
+        print_summary(result)
     files = ([str(output)] if render else []) + [str(p) for p in written]
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.timing.items() if "." not in k)
     err.print(f"Wrote {', '.join(files)}\nTime per stage: {stages}", highlight=False)
