@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,32 +152,27 @@ class Annotator:
 
         with _timed(timing, "load models"):  # speech first: silence fails before the rest loads
             _ = self.speech
-        # Speech first; a video without any speech is still annotated from faces alone.
-        result: Result
-        audio = np.zeros(0, np.float32)
+        # The visual stage does not depend on speech: it runs in a second thread while the speech
+        # runs (ffmpeg decoding, LiteRT and CTranslate2 all release the GIL), and loads the
+        # emotion model first, so that its start-up is hidden too.
+        background: Future[VideoFaces] | None = None
+        pool = ThreadPoolExecutor(1, thread_name_prefix="emocli-faces") if use_faces else None
+        if pool is not None:
+            background = pool.submit(self._load_and_analyze_faces, path, info, hook, timing)
         try:
-            if not info.has_audio:
-                raise NoSpeechError(f"{path} has no audio track.")
-            with _timed(timing, "speech"):
-                speech = self.speech.run(path, hook=hook, info=info)
-            result, audio = speech.result, speech.audio
-            timing.update({f"speech.{k}": v for k, v in speech.result.timing.items()})
-        except NoSpeechError as e:
-            if not use_faces:
-                raise
-            warnings.append(f"{e.message} Only the pictures were analysed.")
-            result = Result(source=str(path), duration=round(info.duration, 3), models=self.speech.models())
-
+            result, audio = self._speech_or_nothing(path, info, hook, timing, warnings, use_faces)
+            video_faces = background.result() if background is not None else None
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)  # never leave a decoder running behind an error
         with _timed(timing, "load models"):
-            _ = self.faces if use_faces else None
             _ = self.model if result.utterances else None
-        video_faces = None
+
         visuals: list[UtteranceVisual] = []
-        if use_faces:
+        if video_faces is not None:
             from emocli.faces.speaker import SpeechActivity, apply_to_utterances, utterance_visuals
 
             with _timed(timing, "faces"):
-                video_faces = self.faces.analyze(path, info=info, hook=hook)
                 activity = SpeechActivity.from_audio(audio, SAMPLE_RATE) if len(audio) else None
                 visuals = utterance_visuals(video_faces, result.utterances, activity)
                 apply_to_utterances(result.utterances, visuals)
@@ -188,9 +184,7 @@ class Annotator:
         if result.utterances:
             with _timed(timing, "emotion"):
                 self._recognise(result, audio, visuals)
-            result.models["emotion"] = ModelInfo(
-                str(opts.model_dir or "emocli-default"), _model_version(self.model)
-            )
+            result.models["emotion"] = _model_info(opts.model_dir)
         if video_faces is not None:
             from emocli.faces.export import to_frame_results
 
@@ -198,6 +192,39 @@ class Annotator:
         result.source = str(path)
         result.timing = timing
         return Analysis(result, info, video_faces, visuals, warnings)
+
+    def _speech_or_nothing(
+        self,
+        path: Path,
+        info: MediaInfo,
+        hook: ProgressHook,
+        timing: dict[str, float],
+        warnings: list[str],
+        use_faces: bool,
+    ) -> tuple[Result, np.ndarray]:
+        """Run the speech front-end; a video without any speech is still annotated from its pictures."""
+        try:
+            if not info.has_audio:
+                raise NoSpeechError(f"{path} has no audio track.")
+            with _timed(timing, "speech"):
+                speech = self.speech.run(path, hook=hook, info=info)
+            timing.update({f"speech.{k}": v for k, v in speech.result.timing.items()})
+            return speech.result, speech.audio
+        except NoSpeechError as e:
+            if not use_faces:
+                raise
+            warnings.append(f"{e.message} Only the pictures were analysed.")
+            result = Result(source=str(path), duration=round(info.duration, 3), models=self.speech.models())
+            return result, np.zeros(0, np.float32)
+
+    def _load_and_analyze_faces(
+        self, path: Path, info: MediaInfo, hook: ProgressHook, timing: dict[str, float]
+    ) -> VideoFaces:
+        with _timed(timing, "load models (background)"):
+            _ = self.model
+            _ = self.faces
+        with _timed(timing, "faces"):
+            return self.faces.analyze(path, info=info, hook=hook)
 
     def _recognise(self, result: Result, audio: np.ndarray, visuals: list[UtteranceVisual]) -> None:
         """Run the whole conversation through the model at once (dialogue context), fill utterances."""
@@ -253,9 +280,14 @@ class Annotator:
         return analysis
 
 
-def _model_version(model: EmotionRecognizer) -> str:
-    cfg = model.config
-    return str(cfg.get("version", cfg.get("created", "1")))
+def _model_info(model_dir: Path | None) -> ModelInfo:
+    """Name and version of the emotion model: the weights' SHA-256 prefix identifies them exactly."""
+    from emocli.model.checkpoint import WEIGHTS_NAME, resolve_model_dir
+    from emocli.models_registry import sha256_file
+
+    folder = resolve_model_dir(model_dir)
+    name = "emocli-default" if model_dir is None else str(folder)
+    return ModelInfo(name, f"sha256:{sha256_file(folder / WEIGHTS_NAME)[:12]}")
 
 
 def clip_summary(result: Result) -> tuple[str | None, float | None, dict[str, float] | None]:

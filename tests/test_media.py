@@ -112,3 +112,21 @@ def test_video_without_audio_track(tmp_path: Path) -> None:
     assert not probe(v).has_audio
     with pytest.raises(InputError, match="no audio track"):
         load_audio(v)
+
+
+def test_video_writer_keeps_colours_frames_and_size(tmp_path: Path) -> None:
+    from emocli.media import VideoWriter
+
+    img = np.zeros((64, 96, 3), np.uint8)
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 205, 40), (128, 128, 128), (235, 55, 55)]
+    for i, c in enumerate(colours):
+        img[:, i * 16 : (i + 1) * 16] = c
+    out = tmp_path / "colours.mp4"
+    with VideoWriter(out, 96, 64, 10, crf=10) as w:
+        for _ in range(7):
+            w.write(img)
+    frames = list(read_frames(out))
+    assert len(frames) == 7 and frames[0].image.shape == (64, 96, 3)
+    assert frames[0].image.flags.writeable  # callers may draw on decoded frames without a copy
+    for i, c in enumerate(colours):
+        assert np.abs(frames[3].image[32, i * 16 + 8].astype(int) - c).max() <= 4

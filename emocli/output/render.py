@@ -348,7 +348,7 @@ def render_video(
                     )
                     renderer = CaptionRenderer(w, h, options)
                 assert renderer is not None
-                img = fr.image.copy()
+                img = fr.image  # writable and ours: read_frames gives each frame its own buffer
                 idx = active_utterance(utts, fr.time, cursor)
                 if idx is not None:
                     cursor = idx
