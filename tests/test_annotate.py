@@ -18,6 +18,7 @@ from emocli import EMOTIONS
 from emocli.cli import app
 from emocli.media import load_audio, probe, read_frames
 from emocli.pipeline import AnnotateOptions, Annotator
+from tests.cli_helpers import assert_one_line_error
 from tests.media_factory import ffmpeg, make_video, write_wav
 
 runner = CliRunner()
@@ -27,14 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(*args: str) -> tuple[int, str]:
     result = runner.invoke(app, ["annotate", *args])
     return result.exit_code, result.output
-
-
-def assert_one_line_error(code: int, output: str, expected: str) -> None:
-    lines = [ln for ln in output.strip().splitlines() if ln.strip()]
-    assert code != 0
-    assert len(lines) == 1, output
-    assert "Traceback" not in output and "internal error" not in output
-    assert expected.lower() in lines[0].lower(), lines[0]
 
 
 def _write(path: Path, data: bytes) -> Path:

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from emocli.cli import app
+from tests.cli_helpers import assert_one_line_error
 from tests.media_factory import make_video, write_wav
 
 runner = CliRunner()
@@ -18,14 +19,6 @@ runner = CliRunner()
 def run(*args: str) -> tuple[int, str]:
     result = runner.invoke(app, ["transcribe", *args])
     return result.exit_code, result.output
-
-
-def assert_one_line_error(code: int, output: str, expected: str) -> None:
-    lines = [ln for ln in output.strip().splitlines() if ln.strip()]
-    assert code != 0
-    assert len(lines) == 1, output
-    assert "Traceback" not in output and "internal error" not in output
-    assert expected.lower() in lines[0].lower(), lines[0]
 
 
 def no_outputs(folder: Path, stem: str = "out") -> bool:

@@ -21,8 +21,11 @@ from emocli.cli.options import (
     LanguageOpt,
     MaxSpeakersOpt,
     MinSpeakersOpt,
+    ModalitiesOpt,
+    ModelOpt,
     NumSpeakersOpt,
     QuietOpt,
+    parse_modalities,
     speech_options,
 )
 from emocli.device import Device
@@ -104,15 +107,8 @@ def annotate_command(
             help="Results beside the video: json, srt, vtt, csv, rttm, a comma list, or all.",
         ),
     ] = "json,srt,csv",
-    model: Annotated[
-        Path | None,
-        typer.Option(
-            "--model", help="Emotion model folder (config.json + safetensors). Default: the shipped model."
-        ),
-    ] = None,
-    modalities: Annotated[
-        str, typer.Option("--modalities", "-m", help="Comma list of text, audio, visual.")
-    ] = "text,audio,visual",
+    model: ModelOpt = None,
+    modalities: ModalitiesOpt = "text,audio,visual",
     asr_model: AsrModelOpt = "base",
     language: LanguageOpt = None,
     diarizer: DiarizerOpt = "embedded",
@@ -142,15 +138,9 @@ def annotate_command(
     from emocli.media import probe
     from emocli.output.writers import output_paths, parse_formats, write_outputs
     from emocli.pipeline import AnnotateOptions, Annotator
-    from emocli.results import MODALITIES
 
     # Everything cheap is checked before any model loads.
-    mods = tuple(dict.fromkeys(m.strip().lower() for m in modalities.split(",") if m.strip()))
-    bad = [m for m in mods if m not in MODALITIES]
-    if bad or not mods:
-        raise EmocliError(
-            f"Unknown modality {', '.join(bad) or '(none)'}.", f"Choose from {', '.join(MODALITIES)}."
-        )
+    mods = parse_modalities(modalities)
     if face_detector.strip().lower() not in DETECTORS:
         raise EmocliError(f"Unknown face detector {face_detector!r}.", f"Choose from {', '.join(DETECTORS)}.")
     info = probe(input)

@@ -9,7 +9,16 @@ import typer
 
 from emocli.cli.app import app
 from emocli.cli.common import RichProgressHook, err, handle_errors, is_interactive, out
-from emocli.cli.options import AsrModelOpt, DeviceOpt, LanguageOpt, QuietOpt, speech_options
+from emocli.cli.options import (
+    AsrModelOpt,
+    DeviceOpt,
+    LanguageOpt,
+    ModalitiesOpt,
+    ModelOpt,
+    QuietOpt,
+    parse_modalities,
+    speech_options,
+)
 from emocli.device import Device
 
 
@@ -36,12 +45,8 @@ def batch_command(
     annotate_dir: Annotated[
         Path | None, typer.Option("--annotate-dir", help="Also write annotated videos into this folder.")
     ] = None,
-    model: Annotated[
-        Path | None, typer.Option("--model", help="Emotion model folder. Default: the shipped model.")
-    ] = None,
-    modalities: Annotated[
-        str, typer.Option("--modalities", "-m", help="Comma list of text, audio, visual.")
-    ] = "text,audio,visual",
+    model: ModelOpt = None,
+    modalities: ModalitiesOpt = "text,audio,visual",
     asr_model: AsrModelOpt = "base",
     language: LanguageOpt = None,
     engine: Annotated[
@@ -66,7 +71,6 @@ def batch_command(
     from emocli.device import resolve_device
     from emocli.errors import EmocliError, InputError, OutputError
     from emocli.pipeline import AnnotateOptions
-    from emocli.results import MODALITIES
 
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder.", "Give the folder that holds the clips.")
@@ -79,9 +83,7 @@ def batch_command(
     output = check_output_path(output)
     if annotate_dir is not None:
         annotate_dir.mkdir(parents=True, exist_ok=True)
-    mods = tuple(dict.fromkeys(m.strip().lower() for m in modalities.split(",") if m.strip()))
-    if not mods or any(m not in MODALITIES for m in mods):
-        raise EmocliError(f"Unknown modalities {modalities!r}.", f"Choose from {', '.join(MODALITIES)}.")
+    mods = parse_modalities(modalities)
     options = AnnotateOptions(
         modalities=mods,
         model_dir=model,

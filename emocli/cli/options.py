@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -45,7 +46,28 @@ HfTokenOpt = Annotated[
     typer.Option("--hf-token", help="Hugging Face token for --diarizer pyannote (or set HF_TOKEN)."),
 ]
 DeviceOpt = Annotated[Device, typer.Option("--device", help="auto, cpu or cuda.")]
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--model", help="Emotion model folder (config.json + safetensors). Default: the shipped model."
+    ),
+]
+ModalitiesOpt = Annotated[str, typer.Option("--modalities", "-m", help="Comma list of text, audio, visual.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")]
+
+
+def parse_modalities(spec: str) -> tuple[str, ...]:
+    """``"text, audio"`` -> ("text", "audio"); one clear line for an unknown or empty list."""
+    from emocli.errors import EmocliError
+    from emocli.results import MODALITIES
+
+    mods = tuple(dict.fromkeys(m.strip().lower() for m in spec.split(",") if m.strip()))
+    bad = [m for m in mods if m not in MODALITIES]
+    if bad or not mods:
+        raise EmocliError(
+            f"Unknown modality {', '.join(bad) or '(none)'}.", f"Choose from {', '.join(MODALITIES)}."
+        )
+    return mods
 
 
 def speech_options(
