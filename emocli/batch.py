@@ -338,6 +338,9 @@ def run_batch(
             writer.append(buffer.pop(order[next_pos]))
             next_pos += 1
         summary.seconds = time.perf_counter() - t0
-        hook("clips", completed=summary.skipped + summary.ok + summary.failed, total=len(clips))
+        detail = f"{summary.failed} failed, {summary.clips_per_minute:.1f} clips/min"
+        hook(
+            "clips", completed=summary.skipped + summary.ok + summary.failed, total=len(clips), detail=detail
+        )
     summary.seconds = time.perf_counter() - t0
     return summary

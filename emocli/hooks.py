@@ -9,9 +9,19 @@ from typing import Protocol
 
 
 class ProgressHook(Protocol):
-    def __call__(self, step: str, *, completed: float | None = None, total: float | None = None) -> None:
-        """Report progress of ``step``. ``completed``/``total`` share a unit (seconds, frames, items)."""
+    def __call__(
+        self,
+        step: str,
+        *,
+        completed: float | None = None,
+        total: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Report progress of ``step``. ``completed``/``total`` share a unit (seconds, frames, items);
+        ``detail`` is a short live note shown beside the step (e.g. failures and throughput)."""
 
 
-def null_hook(step: str, *, completed: float | None = None, total: float | None = None) -> None:
+def null_hook(
+    step: str, *, completed: float | None = None, total: float | None = None, detail: str | None = None
+) -> None:
     """A hook that ignores everything (the default for library callers)."""

@@ -120,13 +120,22 @@ class RichProgressHook:
         )
         self._tasks: dict[str, TaskID] = {}
 
-    def __call__(self, step: str, *, completed: float | None = None, total: float | None = None) -> None:
+    def __call__(
+        self,
+        step: str,
+        *,
+        completed: float | None = None,
+        total: float | None = None,
+        detail: str | None = None,
+    ) -> None:
         if not self.enabled:
             return
         task = self._tasks.get(step)
         if task is None:
             task = self._tasks[step] = self._progress.add_task(step, total=total)
         kwargs: dict[str, Any] = {}
+        if detail is not None:
+            kwargs["description"] = f"{escape(step)} [dim]{escape(detail)}[/]"
         if total is not None:
             kwargs["total"] = total
         if completed is not None:
