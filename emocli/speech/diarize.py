@@ -83,7 +83,7 @@ class EmbeddedDiarizer:
         from emocli.speech.embeddings import VoiceEncoder
 
         self.encoder = VoiceEncoder(device)
-        self.version = f"resemblyzer {self.encoder.version} GE2E + spectral clustering"
+        self.version = f"GE2E {self.encoder.version} + spectral clustering"
         self.hop = hop
         self.frame = frame
         self.max_cluster_windows = max_cluster_windows

@@ -1,19 +1,19 @@
-"""Speaker embeddings: the GE2E voice encoder whose weights ship in the ``resemblyzer`` package.
+"""Speaker embeddings: Resemblyzer's GE2E voice encoder, its weights vendored as safetensors.
 
 The network (3-layer LSTM over 40 mel bands, 256-d output, ReLU, L2 norm) is re-implemented here
 instead of using ``resemblyzer.VoiceEncoder`` because that class unpickles its checkpoint with a
-plain ``torch.load`` (house rule: ``weights_only=True``), prints on load, imports ``webrtcvad``
-(which may need ``pkg_resources``) and embeds one utterance at a time; here windows are batched.
-The weights and the mel front-end are identical, so the embeddings match Resemblyzer's
-(checked in tests/test_speech_embeddings.py).
+plain ``torch.load``, prints on load, imports ``webrtcvad`` (which needs a C compiler to install
+and ``pkg_resources`` to import) and librosa, and embeds one utterance at a time; here windows are
+batched. The weights (``emocli/weights/speaker/ge2e.safetensors``, Apache-2.0, 5.7 MB: the model
+state of Resemblyzer 0.1.4's ``pretrained.pt`` without its optimizer state) and the mel front-end
+are identical, so the embeddings match Resemblyzer's (checked in tests/test_speech_embeddings.py
+when resemblyzer is installed).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,28 +32,25 @@ WINDOW_FRAMES = 160  # 1.6 s: the partial-utterance length GE2E was trained on
 EMBED_DIM = 256
 
 
-def resemblyzer_weights() -> Path:
-    """Path of ``pretrained.pt`` inside the installed ``resemblyzer`` package (not imported)."""
-    spec = importlib.util.find_spec("resemblyzer")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailableError(
-            "The speaker-embedding model is missing (package resemblyzer is not installed).",
-            "Reinstall emocli (pip install emocli), or use --diarizer pyannote.",
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
-    if not path.is_file():
-        raise ModelUnavailableError(
-            f"The speaker-embedding weights {path} are missing.",
-            "Reinstall resemblyzer (pip install --force-reinstall resemblyzer).",
-        )
-    return path
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "speaker" / "ge2e.safetensors"
+WEIGHTS_SHA256 = "a5d4776b403b69593e4a10212aeacf7d35b56e9d0a2022058c6d4f888202e069"
+VERSION = "resemblyzer-0.1.4 (vendored)"
 
 
-def resemblyzer_version() -> str:
-    try:
-        return version("resemblyzer")
-    except PackageNotFoundError:
-        return "unknown"
+def ge2e_weights() -> Path:
+    """The vendored GE2E weights, checked by SHA-256."""
+    from emocli.models_registry import sha256_file
+
+    if not WEIGHTS.is_file():
+        raise ModelUnavailableError(
+            f"The speaker-embedding weights {WEIGHTS} are missing.",
+            "Reinstall emocli, or use --diarizer pyannote.",
+        )
+    if sha256_file(WEIGHTS) != WEIGHTS_SHA256:
+        raise ModelUnavailableError(
+            f"The speaker-embedding weights {WEIGHTS} are corrupt (checksum mismatch).", "Reinstall emocli."
+        )
+    return WEIGHTS
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
@@ -112,7 +109,7 @@ def mel_frames(wav: np.ndarray) -> np.ndarray:
 class VoiceEncoder:
     """GE2E speaker encoder: 1.6 s of speech -> a 256-d L2-normalised embedding (all entries >= 0).
 
-    Load once and reuse (about 0.1 s to load, 17 MB of weights).
+    Load once and reuse (about 0.05 s to load, 5.7 MB of weights).
     """
 
     name = "resemblyzer-ge2e"
@@ -124,20 +121,20 @@ class VoiceEncoder:
         self.device = torch.device(device)
         self.lstm = nn.LSTM(N_MELS, 256, 3, batch_first=True)
         self.linear = nn.Linear(256, EMBED_DIM)
-        path = weights or resemblyzer_weights()
+        path = weights or ge2e_weights()
         try:
-            # The file ships inside a PyPI package; weights_only refuses anything but tensors.
-            state = torch.load(path, map_location="cpu", weights_only=True)["model_state"]
+            from safetensors.torch import load_file
+
+            state = load_file(path)
             self.lstm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lstm.")})
             self.linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
         except Exception as e:  # corrupt file, wrong keys or shapes
             raise ModelUnavailableError(
-                f"Cannot load the speaker-embedding weights {path}: {e}.",
-                "Reinstall resemblyzer (pip install --force-reinstall resemblyzer).",
+                f"Cannot load the speaker-embedding weights {path}: {e}.", "Reinstall emocli."
             ) from e
         self.lstm.to(self.device).eval()
         self.linear.to(self.device).eval()
-        self.version = resemblyzer_version()
+        self.version = VERSION
 
     def embed_mels(self, mels: torch.Tensor) -> torch.Tensor:
         """(batch, frames, 40) mel windows -> (batch, 256) embeddings."""
