@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -83,23 +84,33 @@ def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.I
 
 @dataclass
 class Sprite:
-    """Pre-rendered RGBA image: colour (h, w, 3) uint16 premultiplied, alpha (h, w, 1) uint16 in 0..255."""
+    """Pre-rendered RGBA image for fast alpha blending onto uint8 frames.
+
+    ``rgb``: (h, w, 3) uint8, the colour premultiplied by alpha / 255 (rounded);
+    ``inv``: (h, w, 3) uint8, 255 - alpha, repeated over the channels so OpenCV blends in one call.
+    """
 
     rgb: np.ndarray
-    alpha: np.ndarray
+    inv: np.ndarray
 
     @classmethod
     def from_image(cls, img: Image.Image) -> Sprite:
-        a = np.asarray(img, dtype=np.uint16)
+        a = np.asarray(img.convert("RGBA"), dtype=np.uint16)
         alpha = a[..., 3:4]
-        return cls(rgb=a[..., :3] * alpha, alpha=alpha)
+        rgb = ((a[..., :3] * alpha + 127) // 255).astype(np.uint8)
+        inv = np.repeat((255 - alpha).astype(np.uint8), 3, axis=2)
+        return cls(rgb=np.ascontiguousarray(rgb), inv=np.ascontiguousarray(inv))
 
     @property
     def size(self) -> tuple[int, int]:
         return self.rgb.shape[1], self.rgb.shape[0]
 
     def blit(self, frame: np.ndarray, x: int, y: int) -> None:
-        """Alpha-blend onto ``frame`` (H, W, 3) uint8 in place, clipped to the frame."""
+        """Alpha-blend onto ``frame`` (H, W, 3) uint8 in place, clipped to the frame.
+
+        frame = frame * (255 - alpha) / 255 + colour * alpha / 255, each term rounded (at most 1
+        level from the exact blend). OpenCV's saturating uint8 arithmetic is about 5x faster than
+        numpy's uint16 round trip, and the caption covers a tenth of every frame."""
         h, w = self.rgb.shape[:2]
         x0, y0 = max(0, x), max(0, y)
         x1, y1 = min(frame.shape[1], x + w), min(frame.shape[0], y + h)
@@ -107,9 +118,9 @@ class Sprite:
             return
         sx, sy = x0 - x, y0 - y
         rgb = self.rgb[sy : sy + y1 - y0, sx : sx + x1 - x0]
-        a = self.alpha[sy : sy + y1 - y0, sx : sx + x1 - x0]
+        inv = self.inv[sy : sy + y1 - y0, sx : sx + x1 - x0]
         region = frame[y0:y1, x0:x1]
-        region[:] = ((rgb + region * (255 - a) + 127) // 255).astype(np.uint8)
+        region[:] = cv2.add(cv2.multiply(region, inv, scale=1 / 255), rgb)
 
 
 def text_sprite(
