@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from emocli.errors import EmocliError, ModelUnavailableError
-from emocli.features.audio import WhisperEncoder, make_audio_encoder, pool_stats, speaker_standardise
+from emocli.features.audio import (
+    WhisperEncoder,
+    make_audio_encoder,
+    pool_stats,
+    speaker_standardise,
+    speed_perturb,
+)
 from emocli.features.extract import AudioFeaturizer
 from tests.media_factory import tone, write_wav
 
@@ -66,6 +72,30 @@ def test_clip_features_are_cached_by_content_and_span(whisper: WhisperEncoder, t
     empty = write_wav(tmp_path / "b.wav", tone(0.2))
     with pytest.raises(EmocliError, match="no audio in the requested span"):
         feats.clip(empty, 5.0, 6.0)
+
+
+def test_speed_perturbation_changes_duration_and_pitch_together() -> None:
+    sr = 16000
+    t = np.arange(sr, dtype=np.float64) / sr  # 1 s of 400 Hz
+    x = np.sin(2 * np.pi * 400 * t).astype(np.float32)
+    for factor in (0.9, 1.1):
+        y = speed_perturb(x, factor)
+        assert y.dtype == np.float32 and abs(len(y) - sr / factor) <= 2  # 0.9 -> 1.11 s, 1.1 -> 0.91 s
+        spectrum = np.abs(np.fft.rfft(y[1000:-1000] * np.hanning(len(y) - 2000)))
+        peak_hz = spectrum.argmax() * sr / (len(y) - 2000)
+        assert abs(peak_hz - 400 * factor) < 5  # pitch moves with tempo, as in Kaldi
+    assert np.array_equal(speed_perturb(x, 1.0), x)
+    with pytest.raises(ValueError):
+        speed_perturb(x, 0.0)
+
+
+def test_speed_perturbed_features_are_cached_apart(whisper: WhisperEncoder, tmp_path: Path) -> None:
+    clip = write_wav(tmp_path / "a.wav", tone(1.5, 500))
+    feats = AudioFeaturizer()
+    feats._encoder = whisper
+    plain, fast = feats.clip(clip), feats.clip(clip, speed=1.1)
+    assert feats.cache.misses == 2 and np.abs(plain - fast).max() > 0.01  # another entry, other states
+    assert np.array_equal(AudioFeaturizer().clip(clip, speed=1.1), fast)  # served from the cache
 
 
 def test_a_loaded_whisper_model_is_reused_not_loaded_again(whisper: WhisperEncoder) -> None:

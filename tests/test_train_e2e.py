@@ -211,11 +211,16 @@ def test_ravdess_train_and_evaluate_report_native_accuracy(tmp_path: Path) -> No
     model = tmp_path / "audio_model"
     runner = CliRunner()
     args = ["train", "--dataset", "ravdess", "--data-dir", str(root), "--train-actors", "1-2",
-            "--dev-actors", "3", "--epochs", "3", "-o", str(model), "--threads", "1", "--quiet"]  # fmt: skip
+            "--dev-actors", "3", "--epochs", "3", "-o", str(model), "--threads", "1", "--quiet",
+            "--speed-perturb", "0.9,1.1"]  # fmt: skip
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
     report = json.loads((model / "training_report.json").read_text())
     assert report["modalities_trained"] == ["audio"] and report["dev_audio_native"]["n"] == 16
+    # 2 training actors x 16 clips, each also at 0.9x and 1.1x speed; dev clips are not augmented.
+    assert report["n_train_items"] == 3 * 32 and report["options"]["speed_perturb"] == [0.9, 1.1]
+    bad = runner.invoke(app, [*args[:-2], "--speed-perturb", "1,fast"])
+    assert bad.exit_code == 2 and "--speed-perturb" in bad.output
     out = tmp_path / "rav.json"
     r = runner.invoke(app, ["evaluate", "--dataset", "ravdess", "--data-dir", str(root), "--actors", "3",
                             "--model", str(model), "--json", str(out), "--quiet"])  # fmt: skip

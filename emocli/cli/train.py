@@ -13,10 +13,25 @@ import typer
 
 from emocli.cli.app import app
 from emocli.cli.common import RichProgressHook, err, handle_errors, is_interactive, out
+from emocli.errors import InputError
 
 
 def _split_list(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip().lower() for v in (value or "").split(",") if v.strip())
+
+
+def _speeds(value: str) -> tuple[float, ...]:
+    """Parse "0.9,1.1" -> (0.9, 1.1): factors > 0 and != 1 (1 is the clip itself)."""
+    try:
+        speeds = tuple(float(v) for v in _split_list(value))
+    except ValueError:
+        speeds = (-1.0,)
+    if any(f <= 0 or f > 4 or f == 1.0 for f in speeds):
+        raise InputError(
+            f"--speed-perturb {value!r} is not a list of speed factors.",
+            "Give factors other than 1 between 0 and 4, comma-separated, e.g. --speed-perturb 0.9,1.1.",
+        )
+    return speeds
 
 
 def _set_threads(threads: int) -> None:
@@ -116,6 +131,13 @@ def train_command(
     audio_members: Annotated[
         int, typer.Option("--audio-members", min=1, help="Audio heads trained side by side and averaged.")
     ] = 1,
+    speed_perturb: Annotated[
+        str,
+        typer.Option(
+            "--speed-perturb",
+            help="Audio augmentation: also train on each clip played at these speeds, e.g. 0.9,1.1.",
+        ),
+    ] = "",
     train_actors: Annotated[str, typer.Option("--train-actors", help="RAVDESS training actors.")] = "1-16",
     dev_actors: Annotated[
         str, typer.Option("--dev-actors", help="RAVDESS actors used for model selection.")
@@ -163,6 +185,7 @@ def train_command(
         text_trainable_layers=text_layers,
         audio_encoder=audio_encoder,
         audio_members=audio_members,
+        speed_perturb=_speeds(speed_perturb),
         hidden=hidden,
         device=resolve_device(device),
     )

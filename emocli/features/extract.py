@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emocli.errors import DependencyMissingError, EmocliError, InputError
-from emocli.features.audio import AudioEncoder, make_audio_encoder, pool_stats, whisper_version
+from emocli.features.audio import (
+    AudioEncoder,
+    make_audio_encoder,
+    pool_stats,
+    speed_perturb,
+    whisper_version,
+)
 from emocli.features.cache import FeatureCache, file_digest, make_key
 from emocli.features.text import pad_ids, text_key, tokenize, tokenize_pairs
 from emocli.hooks import ProgressHook, null_hook
@@ -123,9 +129,16 @@ class AudioFeaturizer:
         """A 16 kHz mono clip -> (2 x dim,) pooled states."""
         return pool_stats(self.encoder.frames(audio))
 
-    def clip(self, path: Path, start: float | None = None, end: float | None = None) -> np.ndarray:
-        """A media file (or its [start, end] span, seconds) -> pooled states, cached by content."""
-        key = make_key(file_digest(path), start, end, self.version)
+    def clip(
+        self, path: Path, start: float | None = None, end: float | None = None, speed: float = 1.0
+    ) -> np.ndarray:
+        """A media file (or its [start, end] span, seconds) -> pooled states, cached by content.
+
+        ``speed`` != 1 plays the clip that much faster first (training augmentation)."""
+        parts: tuple[object, ...] = (file_digest(path), start, end, self.version)
+        if speed != 1.0:
+            parts += (f"speed{speed:g}",)  # plain clips keep their original keys
+        key = make_key(*parts)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
@@ -136,6 +149,8 @@ class AudioFeaturizer:
             audio = audio[a:b]
         if len(audio) == 0:
             raise InputError(f"{path} has no audio in the requested span.", "Check the clip.")
+        if speed != 1.0:
+            audio = speed_perturb(audio, speed)
         value = self.array(audio)
         self.cache.put(key, value)
         return value

@@ -10,7 +10,7 @@ Splits used for training and model selection:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -131,8 +131,14 @@ def featurize(
     split: str = "",
     text_context: int = 0,
     speaker_names: bool = False,
+    speeds: Sequence[float] = (),
 ) -> list[Conversation]:
-    """Attach cached features to every sample; a failing clip loses that modality, not the sample."""
+    """Attach cached features to every sample; a failing clip loses that modality, not the sample.
+
+    ``speeds`` (training augmentation, audio only): each clip also played at these speeds (e.g.
+    0.9, 1.1; tempo and pitch together) becomes an extra item of the same label, spoken by a new
+    speaker ``"<speaker>@x0.9"``, so per-speaker standardisation sees each shifted voice apart.
+    """
     from emocli.features.text import context_pairs
 
     samples = [s for d in dialogues for s in d.samples]
@@ -152,6 +158,7 @@ def featurize(
         for s, st in zip(with_text, got, strict=True):
             states[s.uid] = st
     audio_vec: dict[str, np.ndarray] = {}
+    speed_vec: dict[tuple[str, float], np.ndarray] = {}
     visual_vec: dict[str, np.ndarray] = {}
     media = [s for s in samples if s.media is not None]
     for k, s in enumerate(media):
@@ -159,6 +166,8 @@ def featurize(
         if "audio" in modalities and audio is not None:
             try:
                 audio_vec[s.uid] = audio.clip(s.media)
+                for f in speeds:
+                    speed_vec[(s.uid, f)] = audio.clip(s.media, speed=f)
             except EmocliError as e:
                 report.skipped.append(f"{s.uid}: audio skipped ({e.message})")
         if "visual" in modalities and visual is not None:
@@ -189,6 +198,10 @@ def featurize(
                 report.skipped.append(f"{s.uid}: no usable modality (skipped)")
                 continue
             items.append(it)
+            for f in speeds:
+                if (s.uid, f) in speed_vec:
+                    items.append(replace(it, audio=speed_vec[(s.uid, f)], speaker=f"{s.speaker}@x{f:g}",
+                                         uid=f"{s.uid}@x{f:g}"))  # fmt: skip
         if items:
             convs.append(Conversation(d.did, items))
     return convs

@@ -51,6 +51,7 @@ class TrainOptions:
     context_layers: int = 2
     audio_context_layers: int | None = None  # None: 0 for acted speech (no conversation), else context_layers
     audio_members: int = 1  # audio heads averaged in an ensemble
+    speed_perturb: tuple[float, ...] = ()  # extra speeds of each training clip (audio augmentation)
     speaker_norm: bool = True
     device: str = "cpu"
 
@@ -174,8 +175,9 @@ def train(
     train_report = splits.reports[0]
     dev_report = splits.reports[-1] if len(splits.reports) > 1 else splits.reports[0]
     k, names = cfg.text_context, cfg.text_speaker_names
+    speeds = opts.speed_perturb if "audio" in trained else ()
     train_convs = featurize(
-        splits.train, trained, train_report, text_f, audio_f, visual_f, hook, "train", k, names
+        splits.train, trained, train_report, text_f, audio_f, visual_f, hook, "train", k, names, speeds
     )
     dev_convs = featurize(splits.dev, trained, dev_report, text_f, audio_f, visual_f, hook, "dev", k, names)
     if not train_convs or not dev_convs:
@@ -227,6 +229,7 @@ def train(
             k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items() if k != "data"
         },
         "data": {k: r.to_dict() for k, r in reports.items()},
+        "n_train_items": len(train_items),  # utterances trained on, speed-perturbed copies included
         "history": history,
         "timing_seconds": {
             "features": round(feature_s, 1),
