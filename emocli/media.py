@@ -231,7 +231,7 @@ def load_audio(path: Path | str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 class Frame:
     index: int  # 0-based index in the decoded (possibly resampled) stream
     time: float  # seconds from the start of the file
-    image: np.ndarray  # (height, width, 3) uint8 RGB, display orientation
+    image: np.ndarray  # (height, width, 3) uint8 RGB, display orientation (or I420, see read_frames)
 
 
 def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
@@ -247,12 +247,17 @@ def read_frames(
     fps: float | None = None,
     max_side: int | None = None,
     info: MediaInfo | None = None,
+    pix_fmt: str = "rgb24",
 ) -> Iterator[Frame]:
-    """Decode RGB frames in display orientation.
+    """Decode frames in display orientation.
 
     ``fps=None`` yields every decoded frame once (variable frame rate kept, times from the stream);
     a number resamples to that constant rate. ``max_side`` downscales (e.g. 4K analysed at 1280).
+    ``pix_fmt="yuv420p"`` gives I420 frames, (H * 3 / 2, W) uint8 (Y plane, then U, then V: what
+    decoders produce, so no colour conversion and half the bytes of RGB).
     """
+    if pix_fmt not in ("rgb24", "yuv420p"):
+        raise ValueError(f"unsupported pix_fmt {pix_fmt!r}")
     info = info or probe(path)
     if not info.has_video or not info.width or not info.height:
         raise InputError(f"{info.path} has no video track.", "Give a video file for this step.")
@@ -264,7 +269,7 @@ def read_frames(
     filters += [f"scale={w}:{h}", "showinfo=checksum=0"]
     cmd = [
         ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(info.path), "-an", "-sn", "-dn",
-        "-vf", ",".join(filters), "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
+        "-vf", ",".join(filters), "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
@@ -283,7 +288,8 @@ def read_frames(
         times.put(None)
 
     threading.Thread(target=pump_stderr, daemon=True).start()
-    frame_bytes = w * h * 3
+    shape = (h, w, 3) if pix_fmt == "rgb24" else (h * 3 // 2, w)
+    frame_bytes = shape[0] * shape[1] * (3 if pix_fmt == "rgb24" else 1)
     i = 0
     t0: float | None = None
     try:
@@ -302,7 +308,7 @@ def read_frames(
             t0 = t if t0 is None else t0
             # Times are relative to the first frame: containers often start at a small offset.
             yield Frame(
-                i, (i / fps) if fps else max(0.0, t - t0), np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+                i, (i / fps) if fps else max(0.0, t - t0), np.frombuffer(buf, np.uint8).reshape(shape)
             )
             i += 1
     finally:
@@ -328,7 +334,8 @@ def _read_exact(stream: BinaryIO, buf: bytearray) -> int:
 class VideoWriter:
     """Encode RGB frames to H.264 mp4 through an ffmpeg pipe, muxing the audio of ``audio_source``.
 
-    Use as a context manager; frames are (height, width, 3) uint8 RGB at a constant ``fps``.
+    Use as a context manager; frames are (height, width, 3) uint8 RGB (write) or I420 (write_i420)
+    at a constant ``fps``.
     On an exception the ffmpeg process is killed (the caller's atomic_output removes the file).
     """
 
@@ -374,7 +381,16 @@ class VideoWriter:
 
         # RGB -> I420 here with OpenCV's SIMD code (0.5 ms at 720p) rather than in ffmpeg's
         # swscale, and half the bytes through the pipe; written without an extra copy.
-        yuv = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2YUV_I420)
+        self._send(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2YUV_I420))
+
+    def write_i420(self, yuv: np.ndarray) -> None:
+        """Write one frame already in I420: (height * 3 / 2, width) uint8, as read_frames gives."""
+        w, h = self.size
+        if yuv.dtype != np.uint8 or yuv.size != w * h * 3 // 2:
+            raise ValueError(f"I420 frame {yuv.shape} {yuv.dtype} does not match {w}x{h}")
+        self._send(np.ascontiguousarray(yuv))
+
+    def _send(self, yuv: np.ndarray) -> None:
         try:
             self._proc.stdin.write(memoryview(yuv).cast("B"))  # type: ignore[union-attr]
         except BrokenPipeError as e:

@@ -23,6 +23,7 @@ from emocli import EMOTIONS
 from emocli.fileio import atomic_output
 from emocli.hooks import ProgressHook, null_hook
 from emocli.media import MediaInfo, VideoWriter, probe, read_frames
+from emocli.output.canvas import I420Canvas
 from emocli.results import Result, Utterance
 
 # RGB per emotion: distinct hues, each readable on the dark caption panel.
@@ -345,9 +346,11 @@ def render_video(
         try:
             renderer: CaptionRenderer | None = None
             cursor = 0
-            for fr in read_frames(source, info=info):
+            canvas: I420Canvas | None = None
+            # Frames stay I420 from decoder to encoder; only the tiles drawn on become RGB.
+            for fr in read_frames(source, info=info, pix_fmt="yuv420p"):
                 if writer is None:
-                    h, w = fr.image.shape[:2]
+                    w, h = fr.image.shape[1], fr.image.shape[0] * 2 // 3
                     writer = VideoWriter(
                         tmp,
                         w,
@@ -358,8 +361,9 @@ def render_video(
                         crf=options.crf,
                     )
                     renderer = CaptionRenderer(w, h, options)
-                assert renderer is not None
-                img = fr.image  # writable and ours: read_frames gives each frame its own buffer
+                    canvas = I420Canvas(w, h)
+                assert renderer is not None and canvas is not None
+                canvas.load(fr.image)  # writable and ours: read_frames gives each frame its own buffer
                 idx = active_utterance(utts, fr.time, cursor)
                 if idx is not None:
                     cursor = idx
@@ -367,12 +371,13 @@ def render_video(
                     while cursor < len(utts) and utts[cursor].end <= fr.time:
                         cursor += 1
                 renderer.draw(
-                    img,
+                    canvas,  # type: ignore[arg-type]  # quacks like an (H, W, 3) RGB array
                     idx,
                     utts[idx] if idx is not None else None,
                     overlay_at(fr.time) if overlay_at else [],
                 )
-                writer.write(img)
+                canvas.flush()
+                writer.write_i420(fr.image)
                 n += 1
                 if n % 25 == 0:
                     hook("render", completed=min(n, total), total=total)
