@@ -1,12 +1,14 @@
 """Benchmark ``emocli annotate`` on a 720p, 25 fps talk built from the real clips.
 
-    python benchmarks/bench_annotate.py [--data DIR] [--work DIR] [--seconds 60] [--memory]
+    python benchmarks/bench_annotate.py [--data DIR] [--work DIR] [--seconds 60] [--repeat 3] [--memory]
 
 Reports, each ``emocli annotate`` running in a fresh process with the defaults:
 - wall time / video duration (target <= 1.0 on 2 cores),
 - the floor: a plain ffmpeg decode + re-encode of the same file with the same x264 settings,
   and annotate's ratio to it (target <= 3),
 - the time of each stage (from the JSON's ``timing``) and the peak memory (RSS),
+- ``--repeat N``: floor and annotate run N times, alternating, and the medians are reported (wall
+  times on a shared 2-core VM swing by 10-15% from run to run),
 - ``--memory``: peak RSS on a 1-minute and a 10-minute input (target: <= 1 GB apart).
 
 The talk is the 4-person conversation of ``make_conversation.py`` (512x512) placed on a 1280x720
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -105,6 +108,7 @@ def main() -> int:
     )
     ap.add_argument("--work", type=Path, default=Path("/tmp/emocli-bench-annotate"))
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each; medians are reported")
     ap.add_argument("--memory", action="store_true", help="also compare a 1-minute and a 10-minute input")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -114,12 +118,22 @@ def main() -> int:
     info = probe(talk)
     size = f"{info.width}x{info.height} {info.fps} fps"
     print(f"input: {talk.name} {size} {info.duration:.1f}s, {os.cpu_count()} cores")
-    floor = floor_seconds(talk, args.work / "floor.mp4")
-    res = annotate(talk, args.work / "annotated.mp4")
+    floors, runs = [], []
+    for i in range(args.repeat):
+        floors.append(floor_seconds(talk, args.work / "floor.mp4"))
+        runs.append(annotate(talk, args.work / "annotated.mp4"))
+        if args.repeat > 1:
+            print(f"  run {i + 1}: floor {floors[-1]:.1f}s, annotate {runs[-1]['wall_s']:.1f}s")
+    floor = statistics.median(floors)
+    res = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]  # the median run, with its stages
     rtf = res["wall_s"] / info.duration
-    print(f"floor (ffmpeg decode + x264 veryfast re-encode): {floor:.1f}s  (RTF {floor / info.duration:.3f})")
+    med = " (medians)" if args.repeat > 1 else ""
+    print(
+        f"floor (ffmpeg decode + x264 veryfast re-encode): {floor:.1f}s"
+        f"  (RTF {floor / info.duration:.3f}){med}"
+    )
     ratio = res["wall_s"] / floor
-    print(f"annotate: {res['wall_s']:.1f}s  RTF {rtf:.3f} (target <= 1.0)")
+    print(f"annotate: {res['wall_s']:.1f}s  RTF {rtf:.3f} (target <= 1.0){med}")
     print(f"ratio to floor {ratio:.2f} (target <= 3)")
     print(f"peak RSS {res['peak_rss_mb']} MB")
     for stage, sec in res["timing"].items():
