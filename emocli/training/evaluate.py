@@ -17,7 +17,7 @@ import numpy as np
 
 from emocli import EMOTIONS
 from emocli.errors import DataError
-from emocli.features.extract import AudioFeaturizer, TextFeaturizer, VisualFeaturizer, VisualSource
+from emocli.features.extract import VisualSource
 from emocli.hooks import ProgressHook, null_hook
 from emocli.model.checkpoint import load_model, resolve_model_dir
 from emocli.model.config import AUDIO_NATIVE
@@ -34,7 +34,7 @@ from emocli.training.datasets import (
 )
 from emocli.training.loop import predict
 from emocli.training.metrics import scores
-from emocli.training.prepare import featurize, standardise_split
+from emocli.training.prepare import featurize, make_featurizers, standardise_split
 from emocli.training.train import modality_scores
 
 if TYPE_CHECKING:
@@ -98,17 +98,7 @@ def evaluate(
     log(f"{opts.dataset}: {report.n_samples} utterances, modalities used: {', '.join(mods)}"
         + (f"; {len(report.skipped)} rows skipped" if report.skipped else "")
         + "".join(f"; {n}" for n in report.notes))  # fmt: skip
-    text_f = audio_f = visual_f = None
-    if "text" in mods:
-        from emocli.features.text import load_tokenizer, resolve_text_backbone
-
-        path, version = resolve_text_backbone(cfg.text_backbone)
-        assert net.text_encoder is not None
-        text_f = TextFeaturizer(net.text_encoder, load_tokenizer(path), version, cfg.text_max_tokens)
-    if "audio" in mods:
-        audio_f = AudioFeaturizer(cfg.audio_encoder, whisper_model, opts.device)
-    if "visual" in mods:
-        visual_f = VisualFeaturizer(visual_source)
+    text_f, audio_f, visual_f = make_featurizers(net, mods, opts.device, whisper_model, visual_source)
     split = opts.split if not acted else "clips"
     convs = featurize(
         dialogues,

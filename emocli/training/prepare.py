@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from emocli.errors import DataError, EmocliError
 from emocli.features.audio import speaker_standardise
-from emocli.features.extract import AudioFeaturizer, TextFeaturizer, VisualFeaturizer
+from emocli.features.extract import AudioFeaturizer, TextFeaturizer, VisualFeaturizer, VisualSource
 from emocli.hooks import ProgressHook, null_hook
 from emocli.model.config import AUDIO_NATIVE
 from emocli.training.data import Conversation, Item
@@ -31,6 +32,11 @@ from emocli.training.datasets import (
     read_ravdess,
     read_tess,
 )
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+    from emocli.model.fusion import EmotionNet
 
 DATASETS = ("meld", "ravdess", "tess")
 ACTED = ("ravdess", "tess")
@@ -118,6 +124,29 @@ def _native(sample_native: int | None) -> int | None:
 
     name = RAVDESS_NATIVE[sample_native]
     return AUDIO_NATIVE.index("calm") if name == "calm" else AUDIO_NATIVE.index(NATIVE_TO_EMOTION[name])
+
+
+def make_featurizers(
+    net: EmotionNet,
+    modalities: Sequence[str],
+    device: str,
+    whisper_model: WhisperModel | None = None,
+    visual_source: VisualSource | None = None,
+) -> tuple[TextFeaturizer | None, AudioFeaturizer | None, VisualFeaturizer | None]:
+    """The feature extractors ``net`` needs for ``modalities`` (None where a modality is not used)."""
+    cfg = net.cfg
+    text_f = audio_f = visual_f = None
+    if "text" in modalities:
+        from emocli.features.text import load_tokenizer, resolve_text_backbone
+
+        path, version = resolve_text_backbone(cfg.text_backbone)
+        assert net.text_encoder is not None
+        text_f = TextFeaturizer(net.text_encoder, load_tokenizer(path), version, cfg.text_max_tokens)
+    if "audio" in modalities:
+        audio_f = AudioFeaturizer(cfg.audio_encoder, whisper_model, device)
+    if "visual" in modalities:
+        visual_f = VisualFeaturizer(visual_source)
+    return text_f, audio_f, visual_f
 
 
 def featurize(

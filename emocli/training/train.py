@@ -19,14 +19,21 @@ import torch
 
 from emocli import EMOTIONS, __version__
 from emocli.errors import DataError, OutputError
-from emocli.features.extract import AudioFeaturizer, TextFeaturizer, VisualFeaturizer, VisualSource
+from emocli.features.extract import VisualSource
 from emocli.fileio import write_text_atomic
 from emocli.hooks import ProgressHook, null_hook
 from emocli.model.checkpoint import build_model, load_model, read_config, resolve_model_dir, save_model
 from emocli.model.config import AUDIO_NATIVE, MODALITIES, ModelConfig
 from emocli.training.loop import FitOptions, Predictions, fit, predict
 from emocli.training.metrics import save_confusion_png, scores
-from emocli.training.prepare import DataSpec, audio_statistics, featurize, load_splits, standardise_split
+from emocli.training.prepare import (
+    DataSpec,
+    audio_statistics,
+    featurize,
+    load_splits,
+    make_featurizers,
+    standardise_split,
+)
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -159,18 +166,9 @@ def train(
 
     # Features (cached on disk): timed apart from training.
     t_feat = time.perf_counter()
-    text_f = audio_f = visual_f = None
-    if "text" in trained:
-        from emocli.features.text import load_tokenizer, resolve_text_backbone
-
-        path, version = resolve_text_backbone(cfg.text_backbone)
-        assert net.text_encoder is not None
-        text_f = TextFeaturizer(net.text_encoder, load_tokenizer(path), version, cfg.text_max_tokens)
-    if "audio" in trained:
-        audio_f = AudioFeaturizer(cfg.audio_encoder, whisper_model, opts.device)
+    text_f, audio_f, visual_f = make_featurizers(net, trained, opts.device, whisper_model, visual_source)
+    if audio_f is not None:
         cfg.audio_encoder_version = audio_f.version
-    if "visual" in trained:
-        visual_f = VisualFeaturizer(visual_source)
     reports = {f"{r.name}/{r.split}": r for r in splits.reports}
     train_report = splits.reports[0]
     dev_report = splits.reports[-1] if len(splits.reports) > 1 else splits.reports[0]
