@@ -13,6 +13,8 @@ The canvas looks like an (H, W, 3) uint8 RGB array to the drawing code: ``shape`
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import cv2
 import numpy as np
 
@@ -90,47 +92,47 @@ class I420Canvas:
             self._ensure(y0, y1, x0, x1)
         return self.rgb[ys, xs]
 
-    def _runs(self, row: np.ndarray, c0: int, c1: int, want: bool) -> list[tuple[int, int]]:
-        """Maximal runs [a, b) of tile columns in [c0, c1) whose ``converted`` flag equals ``want``."""
-        runs, start = [], None
-        for c in range(c0, c1):
-            if bool(row[c]) == want:
-                start = c if start is None else start
-            elif start is not None:
-                runs.append((start, c))
-                start = None
-        if start is not None:
-            runs.append((start, c1))
-        return runs
+    def _blocks(
+        self, rows: Iterable[int], c0: int, c1: int, converted: bool
+    ) -> Iterator[tuple[int, slice, slice, slice]]:
+        """Maximal runs of tiles in ``rows`` x columns [c0, c1) whose converted flag equals
+        ``converted``: (tile row, tile-column slice, luma y slice, luma x slice); chroma: _half()."""
+        t = self.tile
+        for r in rows:
+            flags = self.converted[r]
+            c = c0
+            while c < c1:
+                if bool(flags[c]) != converted:
+                    c += 1
+                    continue
+                a = c
+                while c < c1 and bool(flags[c]) == converted:
+                    c += 1
+                ys = slice(r * t, min(self.height, (r + 1) * t))
+                yield r, slice(a, c), ys, slice(a * t, min(self.width, c * t))
 
     def _ensure(self, y0: int, y1: int, x0: int, x1: int) -> None:
         """Convert the not-yet-converted tiles under [y0, y1) x [x0, x1) from I420 to RGB."""
         assert self._planes is not None, "load() a frame first"
         Y, U, V = self._planes
         t = self.tile
-        for r in range(y0 // t, -(-y1 // t)):
-            for a, b in self._runs(self.converted[r], x0 // t, -(-x1 // t), want=False):
-                py0, py1 = r * t, min(self.height, (r + 1) * t)
-                px0, px1 = a * t, min(self.width, b * t)
-                self.rgb[py0:py1, px0:px1] = i420_block_to_rgb(
-                    Y[py0:py1, px0:px1], U[py0 // 2 : py1 // 2, px0 // 2 : px1 // 2],
-                    V[py0 // 2 : py1 // 2, px0 // 2 : px1 // 2],
-                )  # fmt: skip
-                self.converted[r, a:b] = True
+        rows = range(y0 // t, -(-y1 // t))
+        for r, cols, ys, xs in list(self._blocks(rows, x0 // t, -(-x1 // t), converted=False)):
+            cy, cx = _half(ys), _half(xs)
+            self.rgb[ys, xs] = i420_block_to_rgb(Y[ys, xs], U[cy, cx], V[cy, cx])
+            self.converted[r, cols] = True
 
     def flush(self) -> int:
         """Write the converted tiles back into the loaded I420 frame; returns how many there were."""
         assert self._planes is not None, "load() a frame first"
         Y, U, V = self._planes
-        t = self.tile
-        n = 0
-        for r in np.flatnonzero(self.converted.any(1)):
-            for a, b in self._runs(self.converted[r], 0, self.converted.shape[1], want=True):
-                py0, py1 = r * t, min(self.height, (r + 1) * t)
-                px0, px1 = a * t, min(self.width, b * t)
-                y, u, v = rgb_block_to_i420(self.rgb[py0:py1, px0:px1])
-                Y[py0:py1, px0:px1] = y
-                U[py0 // 2 : py1 // 2, px0 // 2 : px1 // 2] = u
-                V[py0 // 2 : py1 // 2, px0 // 2 : px1 // 2] = v
-                n += b - a
-        return n
+        rows = np.flatnonzero(self.converted.any(1))  # rows with no drawing cost nothing
+        for _, _, ys, xs in self._blocks(rows, 0, self.converted.shape[1], converted=True):
+            cy, cx = _half(ys), _half(xs)
+            Y[ys, xs], U[cy, cx], V[cy, cx] = rgb_block_to_i420(self.rgb[ys, xs])
+        return int(self.converted.sum())
+
+
+def _half(s: slice) -> slice:
+    """A luma slice with even bounds -> the matching chroma slice (4:2:0 halves both axes)."""
+    return slice(s.start // 2, s.stop // 2)
