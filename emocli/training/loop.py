@@ -231,7 +231,7 @@ def fit(
             torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
             opt.step()
             sched.step()
-            total_loss += float(loss)
+            total_loss += float(loss.detach())
             n_batches += 1
             hook(f"epoch {epoch + 1}/{o.epochs}", completed=k + 1, total=len(groups))
         train_s = time.perf_counter() - t0
