@@ -229,3 +229,25 @@ def test_ravdess_train_and_evaluate_report_native_accuracy(tmp_path: Path) -> No
     assert scores["n"] == 16
     assert {"accuracy", "weighted_f1", "accuracy_native"} <= set(scores)
     assert len(scores["native"]["labels"]) == 8 and "calm" in scores["native"]["labels"]
+
+
+def test_context_pairs_and_speaker_names_reach_the_model_and_inference(
+    meld_dir: Path, tmp_path: Path
+) -> None:
+    from emocli.model.inference import UtteranceInput, load_emotion_model
+
+    out = tmp_path / "ctx"
+    args = ["train", "--dataset", "meld", "--data-dir", str(meld_dir), "--modalities", "text",
+            "--text-context", "1", "--speaker-names", "--epochs", "1", "-o", str(out),
+            "--threads", "1", "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["text_context"] == 1 and cfg["text_speaker_names"] is True
+    rec = load_emotion_model(out)
+    ids, segments = rec._token_ids(["Ross: Hi.", "Rachel: Hello there."])
+    assert segments is not None  # a (context, utterance) pair, the utterance's tokens marked 1
+    assert sum(segments[1]) < len(segments[1])  # the second carries the first as context
+    assert segments[0].count(1) == len(ids[0]) - 2  # the first has no context: [CLS] [SEP] utt [SEP]
+    utts = [UtteranceInput("I love it!", "A"), UtteranceInput("Get out!", "B")]
+    assert len(rec.predict_dialogue(utts)) == 2

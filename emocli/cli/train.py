@@ -95,6 +95,18 @@ def train_command(
     text_layers: Annotated[
         int, typer.Option("--text-layers", min=0, help="Top text-encoder layers to fine-tune.")
     ] = 2,
+    text_context: Annotated[
+        int,
+        typer.Option(
+            "--text-context",
+            min=0,
+            help="Previous utterances given to the text encoder with each one, as a text pair (0 = none).",
+        ),
+    ] = 0,
+    speaker_names: Annotated[
+        bool,
+        typer.Option("--speaker-names", help='Prefix each utterance with its speaker ("Ross: ...").'),
+    ] = False,
     audio_encoder: Annotated[
         str,
         typer.Option(
@@ -183,6 +195,8 @@ def train_command(
         fusion=fusion.strip().lower() if fusion else None,
         text_encoder=text_encoder,
         text_trainable_layers=text_layers,
+        text_context=text_context,
+        text_speaker_names=speaker_names,
         audio_encoder=audio_encoder,
         audio_members=audio_members,
         speed_perturb=_speeds(speed_perturb),
