@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from emocli import EMOTIONS
 from emocli.cli import app
+from emocli.errors import EmocliError
 from tests.media_factory import ffmpeg
 
 HEADER = (
@@ -231,23 +232,85 @@ def test_ravdess_train_and_evaluate_report_native_accuracy(tmp_path: Path) -> No
     assert len(scores["native"]["labels"]) == 8 and "calm" in scores["native"]["labels"]
 
 
-def test_context_pairs_and_speaker_names_reach_the_model_and_inference(
-    meld_dir: Path, tmp_path: Path
-) -> None:
-    from emocli.model.inference import UtteranceInput, load_emotion_model
-
-    out = tmp_path / "ctx"
+@pytest.fixture(scope="module")
+def context_model(meld_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ctx") / "m"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EMOCLI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "emocli-cache"))
+    mp.setenv("HF_HUB_OFFLINE", "1")
     args = ["train", "--dataset", "meld", "--data-dir", str(meld_dir), "--modalities", "text",
-            "--text-context", "1", "--speaker-names", "--epochs", "1", "-o", str(out),
+            "--text-context", "1", "--speaker-names", "--epochs", "1", "--seed", "1", "-o", str(out),
             "--threads", "1", "--quiet"]  # fmt: skip
     result = CliRunner().invoke(app, args)
+    mp.undo()
     assert result.exit_code == 0, result.output
-    cfg = json.loads((out / "config.json").read_text())
+    return out
+
+
+def test_context_pairs_and_speaker_names_reach_the_model_and_inference(context_model: Path) -> None:
+    from emocli.model.inference import UtteranceInput, load_emotion_model
+
+    cfg = json.loads((context_model / "config.json").read_text())
     assert cfg["text_context"] == 1 and cfg["text_speaker_names"] is True
-    rec = load_emotion_model(out)
+    rec = load_emotion_model(context_model)
     ids, segments = rec._token_ids(["Ross: Hi.", "Rachel: Hello there."])
     assert segments is not None  # a (context, utterance) pair, the utterance's tokens marked 1
     assert sum(segments[1]) < len(segments[1])  # the second carries the first as context
     assert segments[0].count(1) == len(ids[0]) - 2  # the first has no context: [CLS] [SEP] utt [SEP]
     utts = [UtteranceInput("I love it!", "A"), UtteranceInput("Get out!", "B")]
     assert len(rec.predict_dialogue(utts)) == 2
+
+
+def test_a_text_member_pools_its_own_probabilities_with_the_models(
+    trained: Path, context_model: Path, meld_dir: Path, tmp_path: Path
+) -> None:
+    from emocli.model.checkpoint import add_text_member, build_model, load_model, save_model
+    from emocli.model.config import ModelConfig
+    from emocli.model.inference import UtteranceInput, load_emotion_model
+
+    utts = [UtteranceInput("I love it!", "A"), UtteranceInput("Get out of here!", "B"),
+            UtteranceInput("Oh my God, really?", "A")]  # fmt: skip
+    alone = [load_emotion_model(m).predict_dialogue(utts) for m in (trained, context_model)]
+    merged = load_model(trained)
+    add_text_member(merged, load_model(context_model))
+    save_model(merged, tmp_path / "merged")
+    cfg = json.loads((tmp_path / "merged" / "config.json").read_text())
+    assert [m["text_context"] for m in cfg["text_members"]] == [1]
+    got = load_emotion_model(tmp_path / "merged").predict_dialogue(utts)
+    for i in range(len(utts)):
+        pa, pb = (a[i].modality_probs["text"] for a in alone)
+        assert pa is not None and pb is not None and np.abs(pa - pb).max() > 1e-4  # two different views
+        pooled = np.sqrt(pa * pb) / np.sqrt(pa * pb).sum()  # log-linear pooling of the two members
+        assert got[i].modality_probs["text"] == pytest.approx(pooled, abs=2e-3)
+    # evaluate reads each member's own view of the words
+    import emocli.features.extract as extract
+
+    out = tmp_path / "scores.json"
+    args = ["evaluate", "--dataset", "meld", "--data-dir", str(meld_dir), "--split", "dev",
+            "--model", str(tmp_path / "merged"), "--json", str(out), "--threads", "1", "--quiet"]  # fmt: skip
+    mp = pytest.MonkeyPatch()
+    mp.setattr(extract, "faces_visual_source", lambda: _colour_source)
+    result = CliRunner().invoke(app, args)
+    mp.undo()
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["n"] == 8
+    # From the command line: the member joins, is kept as it was, and the report names it.
+    from safetensors.torch import load_file
+
+    cli = tmp_path / "cli"
+    args = ["train", "--dataset", "meld", "--data-dir", str(meld_dir), "--modalities", "text",
+            "--text-member", str(context_model), "--epochs", "1", "-o", str(cli), "--threads", "1",
+            "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((cli / "training_report.json").read_text())["options"]["text_members"] == [
+        str(context_model)
+    ]
+    new, old = load_file(str(cli / "model.safetensors")), load_file(str(context_model / "model.safetensors"))
+    assert torch.equal(new["text_members.0.branch.head.weight"], old["branches.text.head.weight"])
+    assert torch.equal(
+        new["text1_delta_q.layer5.output.dense.weight"], old["text_delta_q.layer5.output.dense.weight"]
+    )
+    other = build_model(ModelConfig(modalities=("text",), hidden=64, text_trainable_layers=1))
+    with pytest.raises(EmocliError, match="hidden"):
+        add_text_member(merged, other)

@@ -103,6 +103,14 @@ def train_command(
             help="Previous utterances given to the text encoder with each one, as a text pair (0 = none).",
         ),
     ] = 0,
+    text_member: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--text-member",
+            help="A trained model whose text branch joins this one's as an ensemble member (repeatable); "
+            "their probabilities are pooled. Members keep their own view of the words and are not retrained.",
+        ),
+    ] = None,
     speaker_names: Annotated[
         bool,
         typer.Option("--speaker-names", help='Prefix each utterance with its speaker ("Ross: ...").'),
@@ -197,6 +205,7 @@ def train_command(
         text_trainable_layers=text_layers,
         text_context=text_context,
         text_speaker_names=speaker_names,
+        text_members=tuple(text_member or ()),
         audio_encoder=audio_encoder,
         audio_members=audio_members,
         speed_perturb=_speeds(speed_perturb),

@@ -2,14 +2,15 @@
 
 The text encoder's pretrained base is not saved: only the fine-tuned top layers' deltas
 (``text_delta*``: matrices as int8 per row with float16 scales, vectors float16), applied on load
-to the base from its own package. Other weights are saved in
-float16 (inference precision is unchanged in practice and the shipped files stay small); the audio
-normalisation statistics stay float32.
+to the base from its own package; extra text members' deltas are saved alike (``text{i}_delta*``).
+Other weights are saved in float16 (inference precision is unchanged in practice and the shipped
+files stay small); the audio normalisation statistics stay float32.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import torch
@@ -37,9 +38,26 @@ def build_model(cfg: ModelConfig) -> EmotionNet:
 
         path, version = resolve_text_backbone(cfg.text_backbone)
         text_encoder = TextEncoder(path, cfg.text_trainable_layers)
+        members = tuple(TextEncoder(path, int(m["text_trainable_layers"])) for m in cfg.text_members)
         cfg.text_backbone_version = cfg.text_backbone_version or version
         cfg.text_dim = text_encoder.dim
+        return EmotionNet(cfg, text_encoder, members)
     return EmotionNet(cfg, text_encoder)
+
+
+def _text_encoders(net: EmotionNet) -> list[tuple[str, torch.nn.Module]]:
+    """(delta key prefix, encoder) of the main text encoder and of each extra text member."""
+    out = [("text", net.text_encoder)] if net.text_encoder is not None else []
+    return out + [(f"text{i + 1}", t.encoder) for i, t in enumerate(net.text_members)]
+
+
+def _is_encoder_key(k: str) -> bool:
+    """Weights of a text encoder (its pretrained base is never saved; its deltas are)."""
+    return k.startswith("text_encoder.") or (k.startswith("text_members.") and ".encoder." in k)
+
+
+def _is_delta_key(k: str) -> bool:
+    return re.match(r"text\d*_delta(_q|_s)?\.", k) is not None
 
 
 def save_model(net: EmotionNet, folder: Path) -> Path:
@@ -50,21 +68,24 @@ def save_model(net: EmotionNet, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     state: dict[str, torch.Tensor] = {}
     for k, v in net.state_dict().items():
-        if k.startswith("text_encoder."):
+        if _is_encoder_key(k):
             continue
         keep = v.is_floating_point() and not k.endswith(KEEP_FP32)
         state[k] = (v.to(torch.float16) if keep else v).contiguous().cpu()
-    if net.text_encoder is not None:
-        for k, v in net.text_encoder.delta_state().items():
+    for prefix, encoder in _text_encoders(net):
+        for k, v in encoder.delta_state().items():
             if v.dim() == 2:
                 # Matrices: int8 per output row (absmax / 127 scale in float16): half the bytes of
                 # float16, and the rounding error stays below 0.4% of each row's largest change.
                 scale = v.float().abs().amax(1, keepdim=True).clamp_min(1e-12) / 127.0
-                state[f"text_delta_q.{k}"] = (v.float() / scale).round().to(torch.int8).contiguous().cpu()
-                state[f"text_delta_s.{k}"] = scale.to(torch.float16).contiguous().cpu()
+                state[f"{prefix}_delta_q.{k}"] = (v.float() / scale).round().to(torch.int8).contiguous().cpu()
+                state[f"{prefix}_delta_s.{k}"] = scale.to(torch.float16).contiguous().cpu()
             else:
-                state[f"text_delta.{k}"] = v.contiguous().cpu()
+                state[f"{prefix}_delta.{k}"] = v.contiguous().cpu()
+    if net.text_encoder is not None:
         net.cfg.text_base_fingerprint = net.text_encoder.fingerprint()
+    for member, t in zip(net.cfg.text_members, net.text_members, strict=True):
+        member["text_base_fingerprint"] = t.encoder.fingerprint()
     with atomic_output(folder / WEIGHTS_NAME) as tmp:
         save_file(
             state, str(tmp), metadata={"format": "emocli-emotion", "format_version": str(FORMAT_VERSION)}
@@ -158,15 +179,8 @@ def load_model(
     except (SafetensorError, OSError, ValueError) as e:
         raise _not_a_checkpoint(folder / WEIGHTS_NAME, f"not a readable safetensors file ({e})") from e
     net = build_model(cfg)
-    deltas = {k[len("text_delta.") :]: v for k, v in state.items() if k.startswith("text_delta.")}
-    for k, q in state.items():
-        if k.startswith("text_delta_q."):
-            name = k[len("text_delta_q.") :]
-            deltas[name] = q.float() * state[f"text_delta_s.{name}"].float()
-    rest = {
-        k: v for k, v in state.items() if not k.startswith(("text_delta.", "text_delta_q.", "text_delta_s."))
-    }
-    own = {k: v for k, v in net.state_dict().items() if not k.startswith("text_encoder.")}
+    rest = {k: v for k, v in state.items() if not _is_delta_key(k)}
+    own = {k: v for k, v in net.state_dict().items() if not _is_encoder_key(k)}
     new = tuple(f"branches.{m}." for m in cfg.modalities if m not in saved)
     new += ("audio_mean", "audio_std", "audio_extra.") if "audio" not in saved else ()
     new += ("visual_pool.",) if "visual" not in saved else ()
@@ -183,6 +197,49 @@ def load_model(
                 folder, f"weight {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}"
             )
     net.load_state_dict({k: v.to(own[k].dtype) for k, v in rest.items()}, strict=False)
-    if net.text_encoder is not None:
-        net.text_encoder.load_delta(deltas, cfg.text_base_fingerprint)
+    prints = [cfg.text_base_fingerprint] + [m.get("text_base_fingerprint", []) for m in cfg.text_members]
+    for (prefix, encoder), fingerprint in zip(_text_encoders(net), prints, strict=False):
+        encoder.load_delta(_deltas(state, prefix), fingerprint)
     return net.to(device).eval()
+
+
+def _deltas(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """One text encoder's saved deltas (int8 matrices dequantised) keyed by its top-layer names."""
+    out = {k[len(prefix) + 7 :]: v for k, v in state.items() if k.startswith(f"{prefix}_delta.")}
+    for k, q in state.items():
+        if k.startswith(f"{prefix}_delta_q."):
+            name = k[len(prefix) + 9 :]
+            out[name] = q.float() * state[f"{prefix}_delta_s.{name}"].float()
+    return out
+
+
+def add_text_member(net: EmotionNet, other: EmotionNet) -> None:
+    """Add ``other``'s text branch (and its own members) to ``net`` as extra text members.
+
+    Both must read the same text backbone with the same dialogue-encoder shape; the member keeps
+    its own view of the words (context, speaker names) and its weights."""
+    from emocli.model.fusion import TextMember
+
+    a, b = net.cfg, other.cfg
+    if "text" not in a.modalities or "text" not in b.modalities or other.text_encoder is None:
+        raise InputError("A text member needs two models with a text branch.", "Train both with text.")
+    same = ("text_backbone", "text_dim", "hidden", "heads", "context_layers", "max_speakers", "max_distance")
+    diff = [k for k in same if getattr(a, k) != getattr(b, k)]
+    if diff or b.branch_context_layers.get("text", b.context_layers) != a.branch_context_layers.get(
+        "text", a.context_layers
+    ):
+        raise InputError(
+            f"The text member differs from the model in {', '.join(diff) or 'text context layers'}.",
+            "Train the member with the same --text-encoder and --hidden as the model.",
+        )
+    view = {
+        "text_context": b.text_context,
+        "text_speaker_names": b.text_speaker_names,
+        "text_trainable_layers": b.text_trainable_layers,
+        "text_base_fingerprint": other.text_encoder.fingerprint(),
+    }
+    net.text_members.append(TextMember(other.text_encoder, other.branches["text"]))
+    a.text_members.append(view)
+    for extra, t in zip(b.text_members, other.text_members, strict=True):
+        net.text_members.append(t)
+        a.text_members.append(dict(extra))

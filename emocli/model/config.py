@@ -41,6 +41,10 @@ class ModelConfig:
     text_context: int = 0  # previous utterances given to the text encoder with each one (a text pair)
     text_speaker_names: bool = False  # prefix each utterance with its speaker's label ("Ross: ...")
     text_base_fingerprint: list[float] = field(default_factory=list)  # checks deltas meet their base
+    # Extra text members (an ensemble): each has its own fine-tuned top layers and text branch over
+    # its own view of the words; keys text_context, text_speaker_names, text_trainable_layers,
+    # text_base_fingerprint. Their probabilities are pooled log-linearly with the main text branch's.
+    text_members: list[dict[str, Any]] = field(default_factory=list)
     # audio branch
     audio_encoder: str = "whisper"
     audio_encoder_version: str = ""

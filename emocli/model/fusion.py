@@ -51,11 +51,13 @@ class Batch:
     visual: torch.Tensor | None = None  # (B, N, F, 7) per-frame expression probabilities
     visual_frames: torch.Tensor | None = None  # (B, N, F) bool valid frames
     visual_mask: torch.Tensor | None = None  # (B, N) bool
+    # One batch per extra text member: its own view of the words (text_* fields only).
+    text_members: list[Batch] = field(default_factory=list)
 
     def to(self, device: str | torch.device) -> Batch:
-        return Batch(
-            **{k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in vars(self).items()}
-        )
+        moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in vars(self).items()}
+        moved["text_members"] = [b.to(device) for b in self.text_members]
+        return Batch(**moved)
 
 
 @dataclass
@@ -174,6 +176,15 @@ class Branch(nn.Module):
         return r, self.head(r)
 
 
+class TextMember(nn.Module):
+    """An extra text member of the ensemble: its own fine-tuned encoder top and text branch."""
+
+    def __init__(self, encoder: nn.Module, branch: Branch) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.branch = branch
+
+
 class FusionAttention(nn.Module):
     """Text-led fusion (M2FNet's FAM): a query per utterance attends to its modality tokens."""
 
@@ -210,16 +221,26 @@ class FusionAttention(nn.Module):
 
 
 class EmotionNet(nn.Module):
-    def __init__(self, cfg: ModelConfig, text_encoder: nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        text_encoder: nn.Module | None = None,
+        member_encoders: tuple[nn.Module, ...] = (),
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         k = len(cfg.labels)
         self.text_encoder = text_encoder
         self.branches = nn.ModuleDict()
+        self.text_members = nn.ModuleList()
         if "text" in cfg.modalities:
             if text_encoder is None:
                 raise ValueError("a text encoder is needed for the text modality")
             self.branches["text"] = Branch(cfg, cfg.text_dim, k, "text")
+            # Models trained apart on other views of the words (e.g. with the previous utterance as
+            # context) make errors of their own: pooled, they beat each one (MODEL_CARD.md).
+            for enc in member_encoders:
+                self.text_members.append(TextMember(enc, Branch(cfg, cfg.text_dim, k, "text")))
             # Auxiliary training target where the data has one (MELD: neutral/positive/negative).
             self.sentiment_head = nn.Linear(cfg.hidden, 3)
         if "audio" in cfg.modalities:
@@ -240,19 +261,20 @@ class EmotionNet(nn.Module):
         self.fusion = FusionAttention(cfg, len(MODALITIES))
         self.fused_head = nn.Linear(cfg.hidden, k)
 
-    def _text(self, batch: Batch) -> torch.Tensor:
-        """Pooled utterance text vectors scattered into (B, N, text_dim)."""
+    def _text(self, batch: Batch, encoder: nn.Module | None = None) -> torch.Tensor:
+        """Pooled utterance text vectors scattered into (B, N, text_dim) (``encoder``: a member's)."""
         b, n = batch.mask.shape
         out = torch.zeros(b, n, self.cfg.text_dim, device=batch.mask.device)
-        assert batch.text_mask is not None and batch.text_tokens is not None and self.text_encoder is not None
+        encoder = encoder or self.text_encoder
+        assert batch.text_mask is not None and batch.text_tokens is not None and encoder is not None
         if batch.text_mask.any():
             seg = batch.text_segments
             if batch.text_states is not None:
-                pooled = self.text_encoder.top(
+                pooled = encoder.top(
                     batch.text_states, batch.text_tokens, None if seg is None else seg.bool()
                 )
             else:
-                pooled = self.text_encoder(batch.text_ids, batch.text_tokens, seg)
+                pooled = encoder(batch.text_ids, batch.text_tokens, seg)
             out = out.masked_scatter(batch.text_mask[..., None], pooled.to(out.dtype))
         return out
 
@@ -294,6 +316,17 @@ class EmotionNet(nn.Module):
         members: list[torch.Tensor] = []
         for m, u in inputs.items():
             r, logits = self.branches[m](u, batch.speakers, masks[m])
+            if m == "text" and len(self.text_members):
+                subs = batch.text_members
+                if not subs and batch.text_mask is not None and not batch.text_mask.any():
+                    subs = [batch] * len(self.text_members)  # no words anywhere: nothing to view
+                outs = [(r, logits)] + [
+                    t.branch(self._text(sub, t.encoder), batch.speakers, masks[m])
+                    for t, sub in zip(self.text_members, subs, strict=True)
+                ]
+                r = torch.stack([o[0] for o in outs]).mean(0)
+                # Log-linear pooling of the members (as the late fusion of modalities).
+                logits = torch.stack([o[1].log_softmax(-1) for o in outs]).mean(0)
             if m == "audio" and len(self.audio_extra):
                 outs = [(r, logits)] + [b(u, batch.speakers, masks[m]) for b in self.audio_extra]
                 r = torch.stack([o[0] for o in outs]).mean(0)

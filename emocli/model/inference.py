@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
     from emocli.features.extract import AudioFeaturizer
-    from emocli.model.fusion import EmotionNet
+    from emocli.model.fusion import Batch, EmotionNet
 
 MIN_AUDIO_SECONDS = 0.2  # shorter clips carry no usable prosody: the audio modality is masked
 
@@ -99,8 +99,11 @@ class EmotionRecognizer:
         """Raw pooled encoder states (before speaker standardisation) of a 16 kHz clip."""
         return self.audio_featurizer().array(audio)
 
-    def _token_ids(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[int]] | None]:
-        """Token ids of a dialogue's texts (with the previous ones as context when the model uses it)."""
+    def _token_ids(
+        self, texts: Sequence[str], context: int | None = None
+    ) -> tuple[list[list[int]], list[list[int]] | None]:
+        """Token ids of a dialogue's texts (with the ``context`` previous ones as a text pair;
+        None: as the model's main text branch reads them)."""
         from emocli.features.text import (
             context_pairs,
             load_tokenizer,
@@ -112,11 +115,22 @@ class EmotionRecognizer:
         if self._tokenizer is None:
             self._tokenizer = load_tokenizer(resolve_text_backbone(self.net.cfg.text_backbone)[0])
         cfg = self.net.cfg
-        if cfg.text_context > 0:
-            return tokenize_pairs(
-                self._tokenizer, context_pairs(texts, cfg.text_context), cfg.text_max_tokens
-            )
+        context = cfg.text_context if context is None else context
+        if context > 0:
+            return tokenize_pairs(self._tokenizer, context_pairs(texts, context), cfg.text_max_tokens)
         return tokenize(self._tokenizer, texts, cfg.text_max_tokens), None
+
+    def _fill_text(self, batch: Batch, words: Sequence[tuple[str, str]], context: int, names: bool) -> None:
+        """Token ids of (speaker, words) pairs, seen with ``context`` and ``names``, into ``batch``."""
+        import torch
+
+        from emocli.features.text import pad_ids
+
+        ids, segs = self._token_ids([f"{spk}: {w}" if names else w for spk, w in words], context)
+        arr, tok = pad_ids(ids or [[0]], int(getattr(self._tokenizer, "pad_token_id", 0) or 0))
+        batch.text_ids, batch.text_tokens = torch.from_numpy(arr), torch.from_numpy(tok)
+        if segs is not None:
+            batch.text_segments = torch.from_numpy(pad_ids(segs or [[1]], 0)[0])
 
     def predict_dialogue(
         self, utterances: Sequence[UtteranceInput], hook: ProgressHook = null_hook
@@ -125,7 +139,6 @@ class EmotionRecognizer:
         import torch
 
         from emocli.features.audio import speaker_standardise
-        from emocli.features.text import pad_ids
         from emocli.model.fusion import Batch
         from emocli.training.data import speaker_numbers
 
@@ -140,16 +153,14 @@ class EmotionRecognizer:
         if "text" in self.modalities:
             has = [bool(u.text and u.text.strip()) for u in utterances]
             batch.text_mask = torch.tensor([has])
-            texts = [
-                f"{u.speaker}: {u.text.strip()}" if self.net.cfg.text_speaker_names else u.text.strip()
-                for u, h in zip(utterances, has, strict=True)
-                if h and u.text
+            words = [
+                (u.speaker, u.text.strip()) for u, h in zip(utterances, has, strict=True) if h and u.text
             ]
-            ids, segs = self._token_ids(texts)
-            arr, tok = pad_ids(ids or [[0]], int(getattr(self._tokenizer, "pad_token_id", 0) or 0))
-            batch.text_ids, batch.text_tokens = torch.from_numpy(arr), torch.from_numpy(tok)
-            if segs is not None:
-                batch.text_segments = torch.from_numpy(pad_ids(segs or [[1]], 0)[0])
+            self._fill_text(batch, words, cfg.text_context, cfg.text_speaker_names)
+            for view in cfg.text_members:  # each extra text member reads the words its own way
+                sub = Batch(mask=batch.mask, speakers=batch.speakers, text_mask=batch.text_mask)
+                self._fill_text(sub, words, int(view["text_context"]), bool(view["text_speaker_names"]))
+                batch.text_members.append(sub)
         if "audio" in self.modalities:
             feats: list[np.ndarray | None] = []
             for k, u in enumerate(utterances):

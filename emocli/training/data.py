@@ -21,6 +21,8 @@ class Item:
     native: int | None = None  # index in AUDIO_NATIVE (the 7 classes + calm) or None
     text_states: np.ndarray | None = None  # (L, text_dim) float16 frozen token states
     text_segments: np.ndarray | None = None  # (L,) 1 on the utterance's tokens, 0 on its context
+    # The same words as each extra text member sees them: (states (L', text_dim), segments or None).
+    member_text: list[tuple[np.ndarray, np.ndarray | None]] = field(default_factory=list)
     sentiment: int | None = None  # auxiliary target (MELD sentiment) or None
     audio: np.ndarray | None = None  # (audio_dim,) raw pooled states (standardised at collation)
     visual: np.ndarray | None = None  # (F, 7) frame probabilities
@@ -82,6 +84,24 @@ def batches(
         yield cur
 
 
+def _fill_text(batch: Batch, views: Sequence[tuple[np.ndarray, np.ndarray | None]]) -> None:
+    """Pad (states (L, dim), segments or None) of U utterances into batch.text_states (U, L, dim),
+    text_tokens (U, L) bool and text_segments (U, L) long (only when some view has segments)."""
+    width = max((len(st) for st, _ in views), default=1)
+    dim = views[0][0].shape[-1] if views else 1
+    ts = torch.zeros(len(views), width, dim)
+    tt = torch.zeros(len(views), width, dtype=torch.bool)
+    for r, (st, _) in enumerate(views):
+        ts[r, : len(st)] = torch.from_numpy(st.astype(np.float32))
+        tt[r, : len(st)] = True
+    batch.text_states, batch.text_tokens = ts, tt
+    if any(sg is not None for _, sg in views):
+        seg = torch.zeros(len(views), width, dtype=torch.long)
+        for r, (st, sg) in enumerate(views):
+            seg[r, : len(st)] = 1 if sg is None else torch.from_numpy(np.asarray(sg, dtype=np.int64))
+        batch.text_segments = seg
+
+
 def collate(
     convs: Sequence[Conversation], modalities: Sequence[str], audio_dim: int = 0
 ) -> tuple[Batch, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -104,26 +124,17 @@ def collate(
     flat = [(i, j, it) for i, c in enumerate(convs) for j, it in enumerate(c.items)]
     if "text" in modalities:
         tm = torch.zeros(b, n, dtype=torch.bool)
-        states, segs = [], []
+        with_text = []
         for i, j, it in flat:  # row-major order, as masked_scatter fills
             if it.text_states is not None:
                 tm[i, j] = True
-                states.append(it.text_states)
-                segs.append(it.text_segments)
+                with_text.append(it)
         batch.text_mask = tm
-        width = max((len(s) for s in states), default=1)
-        dim = states[0].shape[-1] if states else 1
-        ts = torch.zeros(len(states), width, dim)
-        tt = torch.zeros(len(states), width, dtype=torch.bool)
-        for r, s in enumerate(states):
-            ts[r, : len(s)] = torch.from_numpy(s.astype(np.float32))
-            tt[r, : len(s)] = True
-        batch.text_states, batch.text_tokens = ts, tt
-        if any(s is not None for s in segs):
-            sg = torch.zeros(len(states), width, dtype=torch.long)
-            for r, s in enumerate(segs):
-                sg[r, : len(states[r])] = 1 if s is None else torch.from_numpy(np.asarray(s, dtype=np.int64))
-            batch.text_segments = sg
+        _fill_text(batch, [(it.text_states, it.text_segments) for it in with_text])  # type: ignore[misc]
+        for k in range(len(with_text[0].member_text) if with_text else 0):
+            sub = Batch(mask=mask, speakers=speakers, text_mask=tm)
+            _fill_text(sub, [it.member_text[k] for it in with_text])
+            batch.text_members.append(sub)
     if "audio" in modalities:
         am = torch.zeros(b, n, dtype=torch.bool)
         au = torch.zeros(b, n, audio_dim)

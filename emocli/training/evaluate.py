@@ -34,7 +34,7 @@ from emocli.training.datasets import (
 )
 from emocli.training.loop import predict
 from emocli.training.metrics import scores
-from emocli.training.prepare import featurize, make_featurizers, standardise_split
+from emocli.training.prepare import featurize, make_featurizers, member_featurizers, standardise_split
 from emocli.training.train import modality_scores
 
 if TYPE_CHECKING:
@@ -111,6 +111,7 @@ def evaluate(
         split,
         cfg.text_context,
         cfg.text_speaker_names,
+        text_members=member_featurizers(net, text_f),
     )
     if not convs:
         raise DataError("No utterance could be featurised.", "See the skipped list (--json) for why.")

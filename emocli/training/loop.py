@@ -169,7 +169,7 @@ def _owner(name: str) -> str | None:
     """The branch (modality) a parameter belongs to; None for shared parts (fusion)."""
     for m in ("text", "audio", "visual"):
         if name.startswith((f"branches.{m}.", f"{m}_")):
-            return m
+            return m  # text_encoder., text_members., audio_extra. included
     if name.startswith("visual_pool."):
         return "visual"
     return None
@@ -184,7 +184,10 @@ def _param_groups(net: EmotionNet, o: FitOptions) -> list[dict]:
         if o.trainable and _owner(name) not in o.trainable:
             p.requires_grad = False
             continue
-        (text if name.startswith("text_encoder.") else other).append(p)
+        encoder = name.startswith("text_encoder.") or (
+            name.startswith("text_members.") and ".encoder." in name
+        )
+        (text if encoder else other).append(p)
     groups = [{"params": other, "lr": o.lr}]
     if text:
         groups.append({"params": text, "lr": o.lr_text})

@@ -161,6 +161,7 @@ def featurize(
     text_context: int = 0,
     speaker_names: bool = False,
     speeds: Sequence[float] = (),
+    text_members: Sequence[tuple[TextFeaturizer, int, bool]] = (),
 ) -> list[Conversation]:
     """Attach cached features to every sample; a failing clip loses that modality, not the sample.
 
@@ -168,24 +169,15 @@ def featurize(
     0.9, 1.1; tempo and pitch together) becomes an extra item of the same label, spoken by a new
     speaker ``"<speaker>@x0.9"``, so per-speaker standardisation sees each shifted voice apart.
     """
-    from emocli.features.text import context_pairs
-
     samples = [s for d in dialogues for s in d.samples]
     states: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+    member_states: list[dict[str, tuple[np.ndarray, np.ndarray | None]]] = []
     if "text" in modalities and text is not None:
-        with_text = [s for s in samples if s.text]
-
-        def words(s: Sample) -> str:
-            return f"{s.speaker}: {s.text}" if speaker_names else s.text or ""
-
-        inputs: list = [words(s) for s in with_text]
-        if text_context > 0:
-            inputs = []
-            for d in dialogues:
-                inputs += context_pairs([words(s) for s in d.samples if s.text], text_context)
-        got = text.states(inputs, hook, f"text features ({split})")
-        for s, st in zip(with_text, got, strict=True):
-            states[s.uid] = st
+        states = _text_states(dialogues, text, text_context, speaker_names, hook, f"text features ({split})")
+        member_states = [
+            _text_states(dialogues, f, k, names, hook, f"text features, member {i + 1} ({split})")
+            for i, (f, k, names) in enumerate(text_members)
+        ]
     audio_vec: dict[str, np.ndarray] = {}
     speed_vec: dict[tuple[str, float], np.ndarray] = {}
     visual_vec: dict[str, np.ndarray] = {}
@@ -217,6 +209,7 @@ def featurize(
                 native=_native(s.native),
                 text_states=states[s.uid][0] if s.uid in states else None,
                 text_segments=states[s.uid][1] if s.uid in states else None,
+                member_text=[m[s.uid] for m in member_states] if s.uid in states else [],
                 sentiment=s.sentiment,
                 audio=audio_vec.get(s.uid),
                 visual=visual_vec.get(s.uid),
@@ -234,6 +227,48 @@ def featurize(
         if items:
             convs.append(Conversation(d.did, items))
     return convs
+
+
+def _text_states(
+    dialogues: Sequence[Dialogue],
+    text: TextFeaturizer,
+    context: int,
+    speaker_names: bool,
+    hook: ProgressHook,
+    label: str,
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """uid -> (frozen token states (L, dim), segment ids or None) of every utterance with words,
+    seen as one view: alone or with its ``context`` previous utterances, with or without names."""
+    from emocli.features.text import context_pairs
+
+    with_text = [s for d in dialogues for s in d.samples if s.text]
+
+    def words(s: Sample) -> str:
+        return f"{s.speaker}: {s.text}" if speaker_names else s.text or ""
+
+    inputs: list = [words(s) for s in with_text]
+    if context > 0:
+        inputs = []
+        for d in dialogues:
+            inputs += context_pairs([words(s) for s in d.samples if s.text], context)
+    got = text.states(inputs, hook, label)
+    return {s.uid: st for s, st in zip(with_text, got, strict=True)}
+
+
+def member_featurizers(
+    net: EmotionNet, text: TextFeaturizer | None
+) -> list[tuple[TextFeaturizer, int, bool]]:
+    """(featurizer, context, speaker names) of each extra text member of ``net``."""
+    if text is None:
+        return []
+    return [
+        (
+            TextFeaturizer(t.encoder, text.tokenizer, text.version, net.cfg.text_max_tokens),
+            int(view["text_context"]),
+            bool(view["text_speaker_names"]),
+        )
+        for t, view in zip(net.text_members, net.cfg.text_members, strict=True)
+    ]
 
 
 def audio_statistics(convs: Sequence[Conversation]) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,14 @@ from emocli.errors import DataError, OutputError
 from emocli.features.extract import VisualSource
 from emocli.fileio import write_text_atomic
 from emocli.hooks import ProgressHook, null_hook
-from emocli.model.checkpoint import build_model, load_model, read_config, resolve_model_dir, save_model
+from emocli.model.checkpoint import (
+    add_text_member,
+    build_model,
+    load_model,
+    read_config,
+    resolve_model_dir,
+    save_model,
+)
 from emocli.model.config import AUDIO_NATIVE, MODALITIES, ModelConfig
 from emocli.training.loop import FitOptions, Predictions, fit, predict
 from emocli.training.metrics import save_confusion_png, scores
@@ -32,6 +39,7 @@ from emocli.training.prepare import (
     featurize,
     load_splits,
     make_featurizers,
+    member_featurizers,
     standardise_split,
 )
 
@@ -58,6 +66,7 @@ class TrainOptions:
     context_layers: int = 2
     audio_context_layers: int | None = None  # None: 0 for acted speech (no conversation), else context_layers
     audio_members: int = 1  # audio heads averaged in an ensemble
+    text_members: tuple[Path, ...] = ()  # trained models whose text branches join this one's (ensemble)
     speed_perturb: tuple[float, ...] = ()  # extra speeds of each training clip (audio augmentation)
     speaker_norm: bool = True
     device: str = "cpu"
@@ -72,6 +81,15 @@ def check_output_dir(path: Path) -> Path:
             f"Parent folder of {path} does not exist.", "Create it first or choose another path."
         )
     return path
+
+
+def _jsonable(v: object) -> object:
+    """Paths (also inside tuples and lists) as strings, for the JSON report."""
+    if isinstance(v, Path):
+        return str(v)
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    return v
 
 
 def modality_scores(pred: Predictions) -> dict[str, dict]:
@@ -163,6 +181,11 @@ def train(
         net = build_model(cfg)
         trained_before = ()
     cfg = net.cfg
+    for path in opts.text_members:
+        add_text_member(net, load_model(resolve_model_dir(path), opts.device))
+        log(f"text member added from {path} (text context {cfg.text_members[-1]['text_context']})")
+    for p in net.text_members.parameters():  # members were trained on their own: kept as they are
+        p.requires_grad = False
 
     # Features (cached on disk): timed apart from training.
     t_feat = time.perf_counter()
@@ -174,10 +197,24 @@ def train(
     dev_report = splits.reports[-1] if len(splits.reports) > 1 else splits.reports[0]
     k, names = cfg.text_context, cfg.text_speaker_names
     speeds = opts.speed_perturb if "audio" in trained else ()
+    members = member_featurizers(net, text_f)
     train_convs = featurize(
-        splits.train, trained, train_report, text_f, audio_f, visual_f, hook, "train", k, names, speeds
+        splits.train,
+        trained,
+        train_report,
+        text_f,
+        audio_f,
+        visual_f,
+        hook,
+        "train",
+        k,
+        names,
+        speeds,
+        members,
     )
-    dev_convs = featurize(splits.dev, trained, dev_report, text_f, audio_f, visual_f, hook, "dev", k, names)
+    dev_convs = featurize(
+        splits.dev, trained, dev_report, text_f, audio_f, visual_f, hook, "dev", k, names, (), members
+    )
     if not train_convs or not dev_convs:
         raise DataError("No usable utterances left after feature extraction.", "See the skipped list above.")
     if "audio" in trained:
@@ -223,9 +260,7 @@ def train(
         "model_modalities": list(cfg.modalities),
         "fusion": cfg.fusion,
         "init": str(opts.init) if opts.init else None,
-        "options": {
-            k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items() if k != "data"
-        },
+        "options": {k: _jsonable(v) for k, v in asdict(opts).items() if k != "data"},
         "data": {k: r.to_dict() for k, r in reports.items()},
         "n_train_items": len(train_items),  # utterances trained on, speed-perturbed copies included
         "history": history,
