@@ -276,6 +276,8 @@ def test_a_text_member_pools_its_own_probabilities_with_the_models(
     save_model(merged, tmp_path / "merged")
     cfg = json.loads((tmp_path / "merged" / "config.json").read_text())
     assert [m["text_context"] for m in cfg["text_members"]] == [1]
+    assert cfg["format_version"] == 2  # older emocli versions say "upgrade" rather than misread it
+    assert json.loads((trained / "config.json").read_text())["format_version"] == 1
     got = load_emotion_model(tmp_path / "merged").predict_dialogue(utts)
     for i in range(len(utts)):
         pa, pb = (a[i].modality_probs["text"] for a in alone)

@@ -86,10 +86,11 @@ def save_model(net: EmotionNet, folder: Path) -> Path:
         net.cfg.text_base_fingerprint = net.text_encoder.fingerprint()
     for member, t in zip(net.cfg.text_members, net.text_members, strict=True):
         member["text_base_fingerprint"] = t.encoder.fingerprint()
+    # Older emocli versions cannot run text members: format 2 makes them say "upgrade" instead.
+    net.cfg.format_version = 2 if net.cfg.text_members else 1
     with atomic_output(folder / WEIGHTS_NAME) as tmp:
-        save_file(
-            state, str(tmp), metadata={"format": "emocli-emotion", "format_version": str(FORMAT_VERSION)}
-        )
+        meta = {"format": "emocli-emotion", "format_version": str(net.cfg.format_version)}
+        save_file(state, str(tmp), metadata=meta)
     with atomic_output(folder / CONFIG_NAME) as tmp:
         tmp.write_text(json.dumps(net.cfg.to_dict(), indent=2) + "\n", encoding="utf-8")
     return folder

@@ -13,7 +13,7 @@ from emocli.errors import InputError
 MODALITIES: tuple[str, ...] = ("text", "audio", "visual")
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest checkpoint format this emocli reads; 2 = with text members
 
 AUDIO_NATIVE: tuple[str, ...] = (*EMOTIONS, "calm")
 """The audio head's 8 outputs: the seven classes plus calm (RAVDESS), which folds into neutral."""
@@ -63,7 +63,7 @@ class ModelConfig:
         default_factory=lambda: {"text": 1.0, "audio": 0.35, "visual": 0.25}
     )
     trained_modalities: tuple[str, ...] = ()  # which branches have seen labelled data
-    format_version: int = FORMAT_VERSION
+    format_version: int = 1  # set on save: 2 only when the model has text members
 
     def __post_init__(self) -> None:
         self.modalities = tuple(self.modalities)
