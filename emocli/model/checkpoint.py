@@ -198,9 +198,10 @@ def load_model(
                 folder, f"weight {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}"
             )
     net.load_state_dict({k: v.to(own[k].dtype) for k, v in rest.items()}, strict=False)
-    prints = [cfg.text_base_fingerprint] + [m.get("text_base_fingerprint", []) for m in cfg.text_members]
-    for (prefix, encoder), fingerprint in zip(_text_encoders(net), prints, strict=False):
-        encoder.load_delta(_deltas(state, prefix), fingerprint)
+    if net.text_encoder is not None:
+        prints = [cfg.text_base_fingerprint] + [m.get("text_base_fingerprint", []) for m in cfg.text_members]
+        for (prefix, encoder), fingerprint in zip(_text_encoders(net), prints, strict=True):
+            encoder.load_delta(_deltas(state, prefix), fingerprint)
     return net.to(device).eval()
 
 
