@@ -125,11 +125,21 @@ class Annotator:
         if self._model is None:
             from emocli.model.inference import load_emotion_model
 
-            whisper = self.speech.whisper if "audio" in self.options.modalities else None
+            whisper = self.speech.whisper if self._asr_gives_audio_features() else None
             self._model = load_emotion_model(
                 self.options.model_dir, self.options.device, whisper_model=whisper
             )
         return self._model
+
+    def _asr_gives_audio_features(self) -> bool:
+        """Whether the ASR's loaded Whisper is the one the emotion model's audio head was trained on
+        (the bundled base), so that its encoder can be reused. Another ASR model (``--asr-model
+        small``) has other states, often of another width: the emotion model then loads base itself."""
+        from emocli.speech.whisper_model import DEFAULT_ASR_MODEL
+
+        if "audio" not in self.options.modalities:
+            return False
+        return getattr(self.speech.asr, "model_name", None) == DEFAULT_ASR_MODEL
 
     def load(self) -> None:
         """Load every model now (batch workers do this once, before their first clip)."""

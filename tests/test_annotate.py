@@ -254,3 +254,17 @@ def test_interrupted_run_leaves_no_partial_output(data_dir: Path, tmp_path: Path
     assert proc.returncode == 130, stderr
     assert leftovers(tmp_path) == []
     assert b"Traceback" not in stderr
+
+
+def test_the_asr_whisper_feeds_the_audio_head_only_when_it_is_the_bundled_base() -> None:
+    # The audio head was trained on Whisper base states; another ASR model (--asr-model small,
+    # tiny.en, a folder) has other states, often of another width (this crashed annotate once).
+    from types import SimpleNamespace
+
+    for name, reused in (("base", True), ("small", False), ("/models/tiny.en", False)):
+        ann = Annotator(AnnotateOptions())
+        ann._speech = SimpleNamespace(asr=SimpleNamespace(model_name=name))  # type: ignore[assignment]
+        assert ann._asr_gives_audio_features() is reused, name
+    ann = Annotator(AnnotateOptions(modalities=("text",)))
+    ann._speech = SimpleNamespace(asr=SimpleNamespace(model_name="base"))  # type: ignore[assignment]
+    assert ann._asr_gives_audio_features() is False
