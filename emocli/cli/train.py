@@ -116,11 +116,14 @@ def train_command(
         typer.Option("--speaker-names", help='Prefix each utterance with its speaker ("Ross: ...").'),
     ] = False,
     audio_encoder: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--audio-encoder", help="whisper (bundled base encoder), wav2vec2, hubert, or a Hugging Face id."
+            "--audio-encoder",
+            help="whisper (bundled base encoder, last layer), whisper:L (its layer L, e.g. whisper:1; "
+            "whisper:1,6 for two side by side), wav2vec2, hubert, or a Hugging Face id. Default: whisper, "
+            "or the --init model's own.",
         ),
-    ] = "whisper",
+    ] = None,
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, help="Utterances per batch (whole dialogues).")
     ] = 64,

@@ -4,6 +4,9 @@
   faster-whisper). Each clip is encoded at its own length (no padding to 30 s: about 10x faster
   for similar accuracy); clips longer than 30 s are encoded in 30 s windows. States: 50 frames/s,
   512-d for Whisper base.
+- ``whisper:L`` / ``whisper:L,M``: the states after encoder layer ``L`` (1 = the first; Whisper base
+  has 6), several layers side by side, through a truncated copy of the model
+  (``emocli.features.whisper_layers``).
 - ``wav2vec2`` / ``hubert`` (or any Hugging Face audio encoder name): last hidden states of
   ``facebook/wav2vec2-base`` / ``facebook/hubert-base-ls960``; downloaded on machines with
   internet, failing in under a second offline (``models_registry.require_download``).
@@ -16,6 +19,7 @@ each speaker's own voice statistics matters more than the classifier.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -75,32 +79,71 @@ def speed_perturb(audio: np.ndarray, factor: float) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def whisper_version(model_name: str) -> str:
+def whisper_version(model_name: str, layers: tuple[int, ...] = ()) -> str:
     """Cache-key version of Whisper features, known without loading the model."""
+    suffix = "-L" + "+".join(map(str, layers)) if layers else ""
     if model_name == "base":
         from emocli.speech.whisper_model import BUNDLED_SHA256
 
-        return f"whisper-ct2-base-{BUNDLED_SHA256[:12]}-v1"
-    return f"whisper-ct2-{model_name}-v1"
+        return f"whisper-ct2-base-{BUNDLED_SHA256[:12]}-v1{suffix}"
+    return f"whisper-ct2-{model_name}-v1{suffix}"
+
+
+def parse_whisper_layers(name: str) -> tuple[int, ...] | None:
+    """``whisper`` -> () (the last layer), ``whisper:1,6`` -> (1, 6); None for other encoders."""
+    if name == "whisper":
+        return ()
+    if not name.startswith("whisper:"):
+        return None
+    try:
+        layers = tuple(int(x) for x in name[len("whisper:") :].split(","))
+    except ValueError:
+        layers = ()
+    if not layers or min(layers) < 1 or len(set(layers)) != len(layers):
+        raise EmocliError(
+            f"Bad audio encoder {name!r}.",
+            "Name Whisper encoder layers from 1 up, without repeats: whisper:1 or whisper:1,6.",
+        )
+    return layers
 
 
 class WhisperEncoder:
     """Encoder states of a faster-whisper ``WhisperModel`` (pass the ASR's to avoid loading twice)."""
 
     def __init__(
-        self, model: WhisperModel | None = None, model_name: str = "base", device: str = "cpu"
+        self,
+        model: WhisperModel | None = None,
+        model_name: str = "base",
+        device: str = "cpu",
+        layers: tuple[int, ...] = (),
     ) -> None:
-        if model is None:
-            from emocli.speech.whisper_model import load_whisper, resolve_whisper
+        from emocli.speech.whisper_model import load_whisper, resolve_whisper
 
+        if model is None:
             model = load_whisper(resolve_whisper(model_name), device=device)
         from faster_whisper.feature_extractor import FeatureExtractor
 
         self.model = model
+        # One CTranslate2 model per requested layer: the full model for the last (or for none
+        # given), a truncated copy for an inner one.
+        self._models = [model.model]
+        if layers:
+            from emocli.features.whisper_layers import encoder_layer_count, truncated_whisper_dir
+            from emocli.speech.whisper_model import WhisperSource
+
+            source = resolve_whisper(model_name)
+            total = encoder_layer_count(Path(source.path) / "model.bin")
+            self._models = []
+            for layer in layers:
+                if layer == total:
+                    self._models.append(model.model)
+                    continue
+                cut = truncated_whisper_dir(Path(source.path), layer)  # raises for a layer > total
+                self._models.append(load_whisper(WhisperSource(source.name, str(cut), "local"), device).model)
         n_mels = int(getattr(model.model, "n_mels", 80) or 80)
         self._features = FeatureExtractor(feature_size=n_mels)
-        self.name = "whisper"
-        self.version = whisper_version(model_name)
+        self.name = "whisper" + (":" + ",".join(map(str, layers)) if layers else "")
+        self.version = whisper_version(model_name, layers)
         # Width of the encoder output, read once from a tiny probe so other sizes work too.
         self.dim = int(self._encode(np.zeros(int(MIN_SECONDS * SAMPLE_RATE), np.float32)).shape[-1])
 
@@ -110,8 +153,10 @@ class WhisperEncoder:
         mel = self._features(audio, padding=0)  # (n_mels, n_frames) at 100 frames/s
         n = mel.shape[-1] - mel.shape[-1] % 2  # the encoder's stride-2 convolution wants even lengths
         mel = np.ascontiguousarray(mel[:, : max(n, 2)][None], dtype=np.float32)  # (1, n_mels, n)
-        out = self.model.model.encode(ctranslate2.StorageView.from_array(mel), to_cpu=True)
-        return np.asarray(out, dtype=np.float32)[0]  # (n / 2, dim) at 50 states/s
+        view = ctranslate2.StorageView.from_array(mel)
+        # Each model: (1, n / 2, dim) at 50 states/s; layers side by side -> (n / 2, dim x layers).
+        outs = [np.asarray(m.encode(view, to_cpu=True), dtype=np.float32)[0] for m in self._models]
+        return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
 
     def frames(self, audio: np.ndarray) -> np.ndarray:
         audio = _prepare(audio)
@@ -166,14 +211,19 @@ AUDIO_ENCODERS: dict[str, Callable[..., AudioEncoder]] = {
 
 
 def make_audio_encoder(name: str = "whisper", **kwargs: object) -> AudioEncoder:
-    """An encoder by registry name, or any Hugging Face audio model id (``org/name``)."""
+    """An encoder by registry name (``whisper:L`` for inner Whisper layers), or any Hugging Face
+    audio model id (``org/name``)."""
+    layers = parse_whisper_layers(name)
+    if layers:
+        return WhisperEncoder(layers=layers, **kwargs)  # type: ignore[arg-type]
     if name in AUDIO_ENCODERS:
         return AUDIO_ENCODERS[name](**kwargs)
     if "/" in name:
         return HFAudioEncoder(name, device=str(kwargs.get("device", "cpu")))
     raise EmocliError(
         f"Unknown audio encoder {name!r}.",
-        f"Use one of: {', '.join(AUDIO_ENCODERS)}, or a Hugging Face model id (org/name).",
+        f"Use one of: {', '.join(AUDIO_ENCODERS)}, whisper:L (Whisper encoder layer L), "
+        "or a Hugging Face model id (org/name).",
     )
 
 

@@ -20,6 +20,7 @@ from emocli.errors import DependencyMissingError, EmocliError, InputError
 from emocli.features.audio import (
     AudioEncoder,
     make_audio_encoder,
+    parse_whisper_layers,
     pool_stats,
     speed_perturb,
     whisper_version,
@@ -112,14 +113,15 @@ class AudioFeaturizer:
         self._whisper = whisper_model
         self._device = device
         self._encoder: AudioEncoder | None = None
-        self.version = whisper_version("base") if encoder_name == "whisper" else f"{encoder_name}-v1"
+        layers = parse_whisper_layers(encoder_name)
+        self.version = whisper_version("base", layers) if layers is not None else f"{encoder_name}-v1"
         self.cache = FeatureCache("audio")
 
     @property
     def encoder(self) -> AudioEncoder:
         if self._encoder is None:
             kwargs: dict[str, object] = {"device": self._device}
-            if self.encoder_name == "whisper" and self._whisper is not None:
+            if parse_whisper_layers(self.encoder_name) is not None and self._whisper is not None:
                 kwargs["model"] = self._whisper
             self._encoder = make_audio_encoder(self.encoder_name, **kwargs)
             self.version = self._encoder.version
