@@ -198,10 +198,10 @@ def test_inference_api_handles_any_subset_of_modalities(trained: Path) -> None:
     assert rec.predict_dialogue([]) == []
 
 
-def test_ravdess_train_and_evaluate_report_native_accuracy(tmp_path: Path) -> None:
+def _tone_ravdess(root: Path) -> Path:
+    """3 actors x 8 emotions x 2 repetitions of 0.6 s tones, named as RAVDESS names its clips."""
     from tests.media_factory import tone, write_wav
 
-    root = tmp_path / "ravdess"
     for actor in (1, 2, 3):
         folder = root / f"Actor_{actor:02d}"
         folder.mkdir(parents=True)
@@ -209,6 +209,11 @@ def test_ravdess_train_and_evaluate_report_native_accuracy(tmp_path: Path) -> No
             for rep in (1, 2):
                 hz = 150 + 90 * emo + 7 * actor
                 write_wav(folder / f"03-01-{emo:02d}-01-01-{rep:02d}-{actor:02d}.wav", tone(0.6, hz))
+    return root
+
+
+def test_ravdess_train_and_evaluate_report_native_accuracy(tmp_path: Path) -> None:
+    root = _tone_ravdess(tmp_path / "ravdess")
     model = tmp_path / "audio_model"
     runner = CliRunner()
     args = ["train", "--dataset", "ravdess", "--data-dir", str(root), "--train-actors", "1-2",
@@ -230,6 +235,30 @@ def test_ravdess_train_and_evaluate_report_native_accuracy(tmp_path: Path) -> No
     assert scores["n"] == 16
     assert {"accuracy", "weighted_f1", "accuracy_native"} <= set(scores)
     assert len(scores["native"]["labels"]) == 8 and "calm" in scores["native"]["labels"]
+
+
+def test_an_audio_head_on_inner_whisper_layers_of_another_width(tmp_path: Path) -> None:
+    from emocli.model.inference import load_emotion_model
+    from tests.media_factory import tone
+
+    root = _tone_ravdess(tmp_path / "ravdess")
+    model = tmp_path / "layers_model"
+    runner = CliRunner()
+    args = ["train", "--dataset", "ravdess", "--data-dir", str(root), "--train-actors", "1-2",
+            "--dev-actors", "3", "--epochs", "2", "--threads", "1", "--quiet"]  # fmt: skip
+    r = runner.invoke(app, [*args, "--audio-encoder", "whisper:1,6", "-o", str(model)])
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((model / "config.json").read_text())
+    # Layers 1 and 6 side by side: 2 x 512 states, mean and std pooled -> 2048 (the default is 1024).
+    assert cfg["audio_encoder"] == "whisper:1,6" and cfg["audio_dim"] == 2048
+    assert cfg["audio_encoder_version"].endswith("-L1+6")
+    rec = load_emotion_model(model)
+    assert rec.audio_features(tone(1.0, 400)).shape == (2048,)  # inference reads the same layers
+    # Going on from that model with other features is refused in one line, before any training.
+    again = runner.invoke(app, [*args, "--init", str(model), "--audio-encoder", "whisper", "-o",
+                                str(tmp_path / "m2")])  # fmt: skip
+    assert again.exit_code != 0 and "'whisper:1,6' features" in again.output
+    assert not (tmp_path / "m2").exists()
 
 
 @pytest.fixture(scope="module")

@@ -261,6 +261,19 @@ class EmotionNet(nn.Module):
         self.fusion = FusionAttention(cfg, len(MODALITIES))
         self.fused_head = nn.Linear(cfg.hidden, k)
 
+    def resize_audio(self, dim: int) -> None:
+        """Rebuild the (untrained) audio heads for ``dim``-wide pooled vectors: the width is known
+        only once an encoder has run (e.g. 2 x 1024 for ``whisper:1,6``, 2 x 768 for wav2vec2)."""
+        k = len(self.cfg.labels)
+        device = self.audio_mean.device
+        self.cfg.audio_dim = dim
+        self.branches["audio"] = Branch(self.cfg, dim, k + 1, "audio").to(device)
+        self.audio_extra = nn.ModuleList(
+            Branch(self.cfg, dim, k + 1, "audio").to(device) for _ in range(len(self.audio_extra))
+        )
+        self.audio_mean = torch.zeros(dim, device=device)  # buffers: replaced, still buffers
+        self.audio_std = torch.ones(dim, device=device)
+
     def _text(self, batch: Batch, encoder: nn.Module | None = None) -> torch.Tensor:
         """Pooled utterance text vectors scattered into (B, N, text_dim) (``encoder``: a member's)."""
         b, n = batch.mask.shape

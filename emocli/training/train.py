@@ -61,7 +61,7 @@ class TrainOptions:
     text_trainable_layers: int = 2
     text_context: int = 0
     text_speaker_names: bool = False
-    audio_encoder: str = "whisper"
+    audio_encoder: str | None = None  # None: "whisper", or what an --init model's audio head reads
     hidden: int = 128
     context_layers: int = 2
     audio_context_layers: int | None = None  # None: 0 for acted speech (no conversation), else context_layers
@@ -174,13 +174,21 @@ def train(
             text_trainable_layers=opts.text_trainable_layers,
             text_context=opts.text_context,
             text_speaker_names=opts.text_speaker_names,
-            audio_encoder=opts.audio_encoder,
+            audio_encoder=opts.audio_encoder or "whisper",
             speaker_norm=opts.speaker_norm,
             fusion=fusion,
         )
         net = build_model(cfg)
         trained_before = ()
     cfg = net.cfg
+    if "audio" in trained_before and opts.audio_encoder not in (None, cfg.audio_encoder):
+        raise DataError(
+            f"{opts.init} has an audio head trained on {cfg.audio_encoder!r} features, not "
+            f"{opts.audio_encoder!r}.",
+            "Leave out --audio-encoder to go on with the model's own, or train a new model without --init.",
+        )
+    if "audio" in trained and "audio" not in trained_before:
+        cfg.audio_encoder = opts.audio_encoder or "whisper"  # a new audio head reads what was asked for
     for path in opts.text_members:
         add_text_member(net, load_model(resolve_model_dir(path), opts.device))
         log(f"text member added from {path} (text context {cfg.text_members[-1]['text_context']})")
@@ -223,9 +231,16 @@ def train(
                 "No training clip gave audio features.", "Check the clips (see the skipped list)."
             )
         mean, std = audio_statistics(train_convs)
+        if mean.shape[0] != cfg.audio_dim:  # another encoder (width) than the default's 2 x 512
+            if "audio" in trained_before:
+                raise DataError(
+                    f"The audio features are {mean.shape[0]}-d but {opts.init}'s audio head reads "
+                    f"{cfg.audio_dim}-d ones.",
+                    "Train a new model without --init for this audio encoder.",
+                )
+            net.resize_audio(int(mean.shape[0]))
         net.audio_mean.copy_(torch.from_numpy(mean))
         net.audio_std.copy_(torch.from_numpy(std))
-        cfg.audio_dim = int(mean.shape[0])
         for convs in (train_convs, dev_convs):
             standardise_split(convs, mean, std, cfg.speaker_norm_prior, cfg.speaker_norm)
     feature_s = time.perf_counter() - t_feat
