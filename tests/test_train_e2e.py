@@ -223,6 +223,8 @@ def test_ravdess_train_and_evaluate_report_native_accuracy(tmp_path: Path) -> No
     assert r.exit_code == 0, r.output
     report = json.loads((model / "training_report.json").read_text())
     assert report["modalities_trained"] == ["audio"] and report["dev_audio_native"]["n"] == 16
+    cfg = json.loads((model / "config.json").read_text())
+    assert cfg["audio_encoder"] == "whisper:1,6" and cfg["audio_dim"] == 2048  # default: layers 1 + 6
     # 2 training actors x 16 clips, each also at 0.9x and 1.1x speed; dev clips are not augmented.
     assert report["n_train_items"] == 3 * 32 and report["options"]["speed_perturb"] == [0.9, 1.1]
     bad = runner.invoke(app, [*args[:-2], "--speed-perturb", "1,fast"])
@@ -246,18 +248,18 @@ def test_an_audio_head_on_inner_whisper_layers_of_another_width(tmp_path: Path) 
     runner = CliRunner()
     args = ["train", "--dataset", "ravdess", "--data-dir", str(root), "--train-actors", "1-2",
             "--dev-actors", "3", "--epochs", "2", "--threads", "1", "--quiet"]  # fmt: skip
-    r = runner.invoke(app, [*args, "--audio-encoder", "whisper:1,6", "-o", str(model)])
+    r = runner.invoke(app, [*args, "--audio-encoder", "whisper:2,4,6", "-o", str(model)])
     assert r.exit_code == 0, r.output
     cfg = json.loads((model / "config.json").read_text())
-    # Layers 1 and 6 side by side: 2 x 512 states, mean and std pooled -> 2048 (the default is 1024).
-    assert cfg["audio_encoder"] == "whisper:1,6" and cfg["audio_dim"] == 2048
-    assert cfg["audio_encoder_version"].endswith("-L1+6")
+    # Three layers side by side: 3 x 512 states, mean and std pooled -> 3072.
+    assert cfg["audio_encoder"] == "whisper:2,4,6" and cfg["audio_dim"] == 3072
+    assert cfg["audio_encoder_version"].endswith("-L2+4+6")
     rec = load_emotion_model(model)
-    assert rec.audio_features(tone(1.0, 400)).shape == (2048,)  # inference reads the same layers
+    assert rec.audio_features(tone(1.0, 400)).shape == (3072,)  # inference reads the same layers
     # Going on from that model with other features is refused in one line, before any training.
     again = runner.invoke(app, [*args, "--init", str(model), "--audio-encoder", "whisper", "-o",
                                 str(tmp_path / "m2")])  # fmt: skip
-    assert again.exit_code != 0 and "'whisper:1,6' features" in again.output
+    assert again.exit_code != 0 and "'whisper:2,4,6' features" in again.output
     assert not (tmp_path / "m2").exists()
 
 

@@ -119,9 +119,9 @@ def train_command(
         str | None,
         typer.Option(
             "--audio-encoder",
-            help="whisper (bundled base encoder, last layer), whisper:L (its layer L, e.g. whisper:1; "
-            "whisper:1,6 for two side by side), wav2vec2, hubert, or a Hugging Face id. Default: whisper, "
-            "or the --init model's own.",
+            help="whisper:L (layer L of the bundled Whisper base encoder; whisper:1,6 for layers 1 and 6 "
+            "side by side), whisper (its last layer), wav2vec2, hubert, or a Hugging Face id. Default: "
+            "whisper:1,6 (measured best here), or the --init model's own.",
         ),
     ] = None,
     batch_size: Annotated[

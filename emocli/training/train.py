@@ -19,6 +19,7 @@ import torch
 
 from emocli import EMOTIONS, __version__
 from emocli.errors import DataError, OutputError
+from emocli.features.audio import DEFAULT_AUDIO_ENCODER
 from emocli.features.extract import VisualSource
 from emocli.fileio import write_text_atomic
 from emocli.hooks import ProgressHook, null_hook
@@ -61,7 +62,7 @@ class TrainOptions:
     text_trainable_layers: int = 2
     text_context: int = 0
     text_speaker_names: bool = False
-    audio_encoder: str | None = None  # None: "whisper", or what an --init model's audio head reads
+    audio_encoder: str | None = None  # None: DEFAULT_AUDIO_ENCODER, or what an --init model's head reads
     hidden: int = 128
     context_layers: int = 2
     audio_context_layers: int | None = None  # None: 0 for acted speech (no conversation), else context_layers
@@ -174,7 +175,7 @@ def train(
             text_trainable_layers=opts.text_trainable_layers,
             text_context=opts.text_context,
             text_speaker_names=opts.text_speaker_names,
-            audio_encoder=opts.audio_encoder or "whisper",
+            audio_encoder=opts.audio_encoder or DEFAULT_AUDIO_ENCODER,
             speaker_norm=opts.speaker_norm,
             fusion=fusion,
         )
@@ -188,7 +189,8 @@ def train(
             "Leave out --audio-encoder to go on with the model's own, or train a new model without --init.",
         )
     if "audio" in trained and "audio" not in trained_before:
-        cfg.audio_encoder = opts.audio_encoder or "whisper"  # a new audio head reads what was asked for
+        # A new audio head reads what was asked for, not what the --init model's config says.
+        cfg.audio_encoder = opts.audio_encoder or DEFAULT_AUDIO_ENCODER
     for path in opts.text_members:
         add_text_member(net, load_model(resolve_model_dir(path), opts.device))
         log(f"text member added from {path} (text context {cfg.text_members[-1]['text_context']})")
