@@ -347,3 +347,43 @@ def test_a_text_member_pools_its_own_probabilities_with_the_models(
     other = build_model(ModelConfig(modalities=("text",), hidden=64, text_trainable_layers=1))
     with pytest.raises(EmocliError, match="hidden"):
         add_text_member(merged, other)
+
+
+def test_a_text_window_model_trains_saves_as_format_3_and_reads_neighbours_at_inference(
+    meld_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from emocli.features.text import pad_ids
+    from emocli.model import checkpoint
+    from emocli.model.fusion import Batch
+    from emocli.model.inference import UtteranceInput, load_emotion_model
+
+    out = tmp_path / "win"
+    args = ["train", "--dataset", "meld", "--data-dir", str(meld_dir), "--modalities", "text",
+            "--text-window", "1", "--epochs", "1", "--seed", "1", "-o", str(out), "--threads", "1",
+            "--quiet"]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["text_window"] == 1 and cfg["format_version"] == 3
+    rec = load_emotion_model(out)
+    assert tuple(rec.net.text_window_bias.shape) == (cfg["text_trainable_layers"], 3)
+    # Inference (token ids, no cache) gives what the training path (cached frozen states) gives.
+    utts = [UtteranceInput("I love it!", "A"), UtteranceInput("Get out!", "B"), UtteranceInput("Why?", "A")]
+    preds = rec.predict_dialogue(utts)
+    ids, _ = rec._token_ids([u.text for u in utts])
+    tid, tmask = (torch.from_numpy(a) for a in pad_ids(ids))
+    batch = Batch(mask=torch.ones(1, 3, dtype=torch.bool), speakers=torch.tensor([[0, 1, 0]]))
+    batch.text_mask = torch.ones(1, 3, dtype=torch.bool)
+    batch.text_tokens = tmask
+    with torch.no_grad():
+        batch.text_states = rec.net.text_encoder.frozen_states(tid, tmask)
+        cached = rec.net._text(batch)[0]  # (3, 384)
+        batch.text_states, batch.text_ids = None, tid
+        live = rec.net._text(batch)[0]
+    assert torch.allclose(cached, live, atol=1e-5) and len(preds) == 3
+    # An emocli that reads format 2 at most refuses the model instead of misreading it.
+    monkeypatch.setattr(checkpoint, "FORMAT_VERSION", 2)
+    with pytest.raises(Exception, match="newer emocli"):
+        load_emotion_model(out)

@@ -111,6 +111,15 @@ def train_command(
             "their probabilities are pooled. Members keep their own view of the words and are not retrained.",
         ),
     ] = None,
+    text_window: Annotated[
+        int,
+        typer.Option(
+            "--text-window",
+            min=0,
+            help="Let the fine-tuned text layers read each utterance together with the K utterances "
+            "before and after it (one token sequence per dialogue). 0: each utterance alone.",
+        ),
+    ] = 0,
     speaker_names: Annotated[
         bool,
         typer.Option("--speaker-names", help='Prefix each utterance with its speaker ("Ross: ...").'),
@@ -207,6 +216,7 @@ def train_command(
         text_encoder=text_encoder,
         text_trainable_layers=text_layers,
         text_context=text_context,
+        text_window=text_window,
         text_speaker_names=speaker_names,
         text_members=tuple(text_member or ()),
         audio_encoder=audio_encoder,

@@ -87,7 +87,7 @@ def save_model(net: EmotionNet, folder: Path) -> Path:
     for member, t in zip(net.cfg.text_members, net.text_members, strict=True):
         member["text_base_fingerprint"] = t.encoder.fingerprint()
     # Older emocli versions cannot run text members: format 2 makes them say "upgrade" instead.
-    net.cfg.format_version = 2 if net.cfg.text_members else 1
+    net.cfg.format_version = 3 if net.cfg.text_window else 2 if net.cfg.text_members else 1
     with atomic_output(folder / WEIGHTS_NAME) as tmp:
         meta = {"format": "emocli-emotion", "format_version": str(net.cfg.format_version)}
         save_file(state, str(tmp), metadata=meta)
@@ -225,6 +225,11 @@ def add_text_member(net: EmotionNet, other: EmotionNet) -> None:
     a, b = net.cfg, other.cfg
     if "text" not in a.modalities or "text" not in b.modalities or other.text_encoder is None:
         raise InputError("A text member needs two models with a text branch.", "Train both with text.")
+    if b.text_window:
+        raise InputError(
+            "A model trained with --text-window cannot be a text member (members read utterances alone).",
+            "Use it as the main model (--init) and add the other model as the member.",
+        )
     same = ("text_backbone", "text_dim", "hidden", "heads", "context_layers", "max_speakers", "max_distance")
     diff = [k for k in same if getattr(a, k) != getattr(b, k)]
     if diff or b.branch_context_layers.get("text", b.context_layers) != a.branch_context_layers.get(

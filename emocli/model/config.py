@@ -13,7 +13,7 @@ from emocli.errors import InputError
 MODALITIES: tuple[str, ...] = ("text", "audio", "visual")
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-FORMAT_VERSION = 2  # the newest checkpoint format this emocli reads; 2 = with text members
+FORMAT_VERSION = 3  # the newest checkpoint format this emocli reads; 2: text members; 3: text window
 
 AUDIO_NATIVE: tuple[str, ...] = (*EMOTIONS, "calm")
 """The audio head's 8 outputs: the seven classes plus calm (RAVDESS), which folds into neutral."""
@@ -40,6 +40,9 @@ class ModelConfig:
     text_max_tokens: int = 64
     text_context: int = 0  # previous utterances given to the text encoder with each one (a text pair)
     text_speaker_names: bool = False  # prefix each utterance with its speaker's label ("Ross: ...")
+    # > 0: the fine-tuned top layers read a dialogue's utterances as one token sequence, each token
+    # attending to the utterances up to this many away (a learned bias per layer and distance).
+    text_window: int = 0
     text_base_fingerprint: list[float] = field(default_factory=list)  # checks deltas meet their base
     # Extra text members (an ensemble): each has its own fine-tuned top layers and text branch over
     # its own view of the words; keys text_context, text_speaker_names, text_trainable_layers,
@@ -63,7 +66,7 @@ class ModelConfig:
         default_factory=lambda: {"text": 1.0, "audio": 0.35, "visual": 0.25}
     )
     trained_modalities: tuple[str, ...] = ()  # which branches have seen labelled data
-    format_version: int = 1  # set on save: 2 only when the model has text members
+    format_version: int = 1  # set on save: 3 with a text window, 2 with text members, else 1
 
     def __post_init__(self) -> None:
         self.modalities = tuple(self.modalities)
@@ -77,6 +80,11 @@ class ModelConfig:
             )
         if self.fusion not in ("attention", "late"):
             raise InputError(f"Unknown fusion {self.fusion!r}.", "Use 'attention' or 'late'.")
+        if self.text_window < 0 or (self.text_window and self.text_context):
+            raise InputError(
+                f"Text window {self.text_window} with text context {self.text_context} cannot be used.",
+                "Give the text encoder its neighbours one way: --text-window K (K >= 1) or --text-context K.",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

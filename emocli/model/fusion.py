@@ -243,6 +243,14 @@ class EmotionNet(nn.Module):
                 self.text_members.append(TextMember(enc, Branch(cfg, cfg.text_dim, k, "text")))
             # Auxiliary training target where the data has one (MELD: neutral/positive/negative).
             self.sentiment_head = nn.Linear(cfg.hidden, 3)
+            if cfg.text_window > 0:
+                # Attention bias to tokens of other utterances, per top layer and distance -K..K
+                # (the own utterance's, at K, is the reference); -2 starts near the utterance read
+                # alone (neighbours get a small share of the attention).
+                n_top = int(getattr(text_encoder, "trainable_layers", 0))
+                bias = torch.full((n_top, 2 * cfg.text_window + 1), -2.0)
+                bias[:, cfg.text_window] = 0.0
+                self.text_window_bias = nn.Parameter(bias)
         if "audio" in cfg.modalities:
             self.branches["audio"] = Branch(cfg, cfg.audio_dim, k + 1, "audio")  # + calm
             # More audio heads of the same shape, averaged: the audio head is small and trained on
@@ -282,7 +290,9 @@ class EmotionNet(nn.Module):
         assert batch.text_mask is not None and batch.text_tokens is not None and encoder is not None
         if batch.text_mask.any():
             seg = batch.text_segments
-            if batch.text_states is not None:
+            if self.cfg.text_window > 0 and encoder is self.text_encoder:
+                pooled = self._text_dialogues(batch)
+            elif batch.text_states is not None:
                 pooled = encoder.top(
                     batch.text_states, batch.text_tokens, None if seg is None else seg.bool()
                 )
@@ -290,6 +300,23 @@ class EmotionNet(nn.Module):
                 pooled = encoder(batch.text_ids, batch.text_tokens, seg)
             out = out.masked_scatter(batch.text_mask[..., None], pooled.to(out.dtype))
         return out
+
+    def _text_dialogues(self, batch: Batch) -> torch.Tensor:
+        """(U, text_dim) pooled vectors, each dialogue's utterances read together (``text_window``)."""
+        assert batch.text_mask is not None and batch.text_tokens is not None
+        enc = self.text_encoder
+        states = batch.text_states
+        if states is None:
+            states = enc.frozen_states(batch.text_ids, batch.text_tokens, batch.text_segments)
+        k = self.cfg.text_window
+        bias = self.text_window_bias - self.text_window_bias[:, k : k + 1]  # 0 for the own utterance
+        parts, start = [], 0
+        for count in batch.text_mask.sum(1).tolist():  # utterances with words, dialogue by dialogue
+            if count:
+                sl = slice(start, start + count)
+                parts.append(enc.top_dialogue(states[sl], batch.text_tokens[sl], bias))
+                start += count
+        return torch.cat(parts, 0)
 
     def _visual(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> branch input (B, N, 21), pooled log-probs (B, N, 7), frame importance (B, N, F)."""

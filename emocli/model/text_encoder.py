@@ -105,6 +105,47 @@ class TextEncoder(nn.Module):
             pooled = pooled.index_copy(0, idx, (h * w).sum(1) / w.sum(1).clamp_min(1.0))
         return pooled
 
+    def top_dialogue(
+        self, states: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor, chunk: int = 48
+    ) -> torch.Tensor:
+        """One dialogue's utterances read together: frozen token states (m, L, dim) and bool mask
+        (m, L) -> (m, dim). The real tokens of the m utterances form one sequence; a token attends to
+        the tokens of utterances at most K away, with the additive bias ``bias[layer, d + K]``
+        ((n_top, 2K + 1), 0 at d = 0) for an utterance d away; each utterance's own tokens are then
+        mean pooled. The frozen layers' position embeddings restart in each utterance.
+
+        Long talks are read ``chunk`` utterances at a time with n_top x K utterances of context on
+        each side, which is exactly what those outputs depend on (each layer reaches K further):
+        memory grows with the talk's length, not with its square."""
+        m = states.shape[0]
+        k = (bias.shape[1] - 1) // 2
+        halo = len(self.top_layers) * k
+        if m <= chunk + 2 * halo:
+            return self._read_together(states, mask, bias)
+        parts = []
+        for a in range(0, m, chunk):
+            lo, hi = max(0, a - halo), min(m, a + chunk + halo)
+            out = self._read_together(states[lo:hi], mask[lo:hi], bias)
+            parts.append(out[a - lo : a - lo + min(chunk, m - a)])
+        return torch.cat(parts, 0)
+
+    def _read_together(self, states: torch.Tensor, mask: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        m = states.shape[0]
+        k = (bias.shape[1] - 1) // 2
+        counts = mask.sum(1)
+        tokens = states[mask]  # (T, dim), utterance after utterance
+        who = torch.arange(m, device=states.device).repeat_interleave(counts)  # (T,) utterance index
+        dist = who[:, None] - who[None, :]  # (T, T) query's utterance minus key's
+        inside = dist.abs() <= k
+        col = dist.clamp(-k, k) + k
+        h = tokens[None]  # (1, T, dim)
+        for i, layer in enumerate(self.top_layers):
+            am = torch.where(inside, bias[i][col], torch.finfo(h.dtype).min)[None, None]  # (1, 1, T, T)
+            out = layer(h, attention_mask=am)
+            h = out[0] if isinstance(out, tuple) else out
+        summed = h.new_zeros(m, h.shape[-1]).index_add(0, who, h[0])
+        return summed / counts.clamp_min(1)[:, None].to(h.dtype)
+
     def forward(
         self, ids: torch.Tensor, mask: torch.Tensor, segments: torch.Tensor | None = None
     ) -> torch.Tensor:

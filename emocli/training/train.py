@@ -62,6 +62,7 @@ class TrainOptions:
     text_trainable_layers: int = 2
     text_context: int = 0
     text_speaker_names: bool = False
+    text_window: int = 0
     audio_encoder: str | None = None  # None: DEFAULT_AUDIO_ENCODER, or what an --init model's head reads
     hidden: int = 128
     context_layers: int = 2
@@ -174,6 +175,7 @@ def train(
             text_backbone=opts.text_encoder,
             text_trainable_layers=opts.text_trainable_layers,
             text_context=opts.text_context,
+            text_window=opts.text_window,
             text_speaker_names=opts.text_speaker_names,
             audio_encoder=opts.audio_encoder or DEFAULT_AUDIO_ENCODER,
             speaker_norm=opts.speaker_norm,
