@@ -231,7 +231,10 @@ class Annotator:
         self, path: Path, info: MediaInfo, hook: ProgressHook, timing: dict[str, float]
     ) -> VideoFaces:
         with _timed(timing, "load models (background)"):
-            _ = self.model
+            if "audio" in self.options.modalities:
+                self.model.prepare()  # its audio encoder too, off the critical path
+            else:
+                _ = self.model
             _ = self.faces
         with _timed(timing, "faces"):
             return self.faces.analyze(path, info=info, hook=hook)

@@ -255,6 +255,8 @@ def test_an_audio_head_on_inner_whisper_layers_of_another_width(tmp_path: Path) 
     assert cfg["audio_encoder"] == "whisper:2,4,6" and cfg["audio_dim"] == 3072
     assert cfg["audio_encoder_version"].endswith("-L2+4+6")
     rec = load_emotion_model(model)
+    rec.prepare()  # annotate loads the layer copies in its background thread, before any clip
+    assert rec._audio is not None and rec._audio._encoder is not None
     assert rec.audio_features(tone(1.0, 400)).shape == (3072,)  # inference reads the same layers
     # Going on from that model with other features is refused in one line, before any training.
     again = runner.invoke(app, [*args, "--init", str(model), "--audio-encoder", "whisper", "-o",

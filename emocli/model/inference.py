@@ -95,6 +95,12 @@ class EmotionRecognizer:
             self._audio = AudioFeaturizer(self.net.cfg.audio_encoder, self._whisper, self.device)
         return self._audio
 
+    def prepare(self) -> None:
+        """Load the feature extractors now (e.g. in a background thread) rather than at first use:
+        the audio encoder may be a second CTranslate2 model (inner Whisper layers, about 0.3 s)."""
+        if "audio" in self.modalities:
+            _ = self.audio_featurizer().encoder
+
     def audio_features(self, audio: np.ndarray) -> np.ndarray:
         """Raw pooled encoder states (before speaker standardisation) of a 16 kHz clip."""
         return self.audio_featurizer().array(audio)
