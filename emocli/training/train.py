@@ -235,7 +235,7 @@ def train(
                 "No training clip gave audio features.", "Check the clips (see the skipped list)."
             )
         mean, std = audio_statistics(train_convs)
-        if mean.shape[0] != cfg.audio_dim:  # another encoder (width) than the default's 2 x 512
+        if mean.shape[0] != cfg.audio_dim:  # the net was built before any feature gave the width
             if "audio" in trained_before:
                 raise DataError(
                     f"The audio features are {mean.shape[0]}-d but {opts.init}'s audio head reads "
