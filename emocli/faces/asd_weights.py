@@ -49,6 +49,7 @@ INSTALL_FIX = (
     "Install them with `emocli models install asd --from PATH` (the file finetuning_TalkSet.model of "
     "github.com/Junhua-Liao/Light-ASD), or set EMOCLI_ASD_WEIGHTS to that file."
 )
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format is a zip archive
 _MAX_DOWNLOAD = 16 * ASD_SIZE  # a server sending far more than the file is refused early
 
 
@@ -62,8 +63,15 @@ def _check_bytes(
 ) -> str:
     """Raise unless ``data`` is an accepted weights file; return its SHA-256."""
     if len(data) < ASD_SIZE:
+        if data.startswith(_ZIP_MAGIC):  # the start of a PyTorch file: cut short
+            raise ModelUnavailableError(
+                f"The Light-ASD weights {where} are truncated ({len(data):,} of {ASD_SIZE:,} bytes); "
+                f"{outcome}.",
+                INSTALL_FIX,
+            )
         raise ModelUnavailableError(
-            f"The Light-ASD weights {where} are truncated ({len(data):,} of {ASD_SIZE:,} bytes); {outcome}.",
+            f"{where} is not the Light-ASD weights file ({len(data):,} bytes, not a PyTorch file); "
+            f"{outcome}.",
             INSTALL_FIX,
         )
     digest = hashlib.sha256(data).hexdigest()
