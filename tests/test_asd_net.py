@@ -98,6 +98,17 @@ def test_audio_is_aligned_to_four_frames_per_video_frame() -> None:
         torch.testing.assert_close(net(longer, video), net(audio, video))
 
 
+def test_temporal_convolutions_computed_in_2d_equal_conv3d() -> None:
+    from emocli.faces.asd_net import _over_time
+
+    g = torch.Generator().manual_seed(0)
+    for k in (1, 3, 5):
+        conv = torch.nn.Conv3d(8, 16, (k, 1, 1), padding=(k // 2, 0, 0), bias=False)
+        x = torch.randn(2, 8, 9, 6, 7, generator=g)
+        with torch.no_grad():
+            torch.testing.assert_close(_over_time(conv, x), conv(x), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     "audio_shape, video_shape",
     [((1, 32, 13), (1, 8, 64, 64)), ((1, 32, 12), (1, 8, 112, 112)), ((2, 32, 13), (1, 8, 112, 112))],

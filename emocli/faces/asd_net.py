@@ -12,6 +12,10 @@ Inputs, per face track at 25 frames/s (``ASD_FPS``):
 - audio: (B, 4T, 13) MFCCs, 100 frames/s (``mfcc`` below: 4 audio frames per video frame).
 Output: (B, T) speaking logits, one per video frame (>= 0 reads as speaking).
 
+Cost, measured with 1 torch thread on 2 shared cores: about 5 ms of CPU per frame per face for
+windows of 25 or 50 frames, one or two tracks per call (7-8 ms with 4 tracks: larger batches only
+add memory traffic); about 97% of it is the visual encoder. The MFCCs cost 1-2 ms per second.
+
 The weights are resolved and checked in ``emocli.faces.asd_weights``. Importing this module
 imports torch; nothing is loaded until ``load_asd`` / ``random_asd`` is called.
 """
@@ -25,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 ASD_FPS: int = 25  # video frames per second the network was trained on
 AUDIO_PER_VIDEO = 4  # MFCC frames (10 ms) per video frame (40 ms)
@@ -49,7 +54,7 @@ class _VisualBlock(nn.Module):
     def __init__(self, cin: int, cout: int, down: bool = False) -> None:
         super().__init__()
         stride = (1, 2, 2) if down else (1, 1, 1)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.s_3 = nn.Conv3d(cin, cout, (1, 3, 3), stride=stride, padding=(0, 1, 1), bias=False)
         self.bn_s_3 = _bn(cout, 3)
         self.t_3 = nn.Conv3d(cout, cout, (3, 1, 1), padding=(1, 0, 0), bias=False)
@@ -63,10 +68,19 @@ class _VisualBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         a = self.relu(self.bn_s_3(self.s_3(x)))
-        a = self.relu(self.bn_t_3(self.t_3(a)))
+        a = self.relu(self.bn_t_3(_over_time(self.t_3, a)))
         b = self.relu(self.bn_s_5(self.s_5(x)))
-        b = self.relu(self.bn_t_5(self.t_5(b)))
-        return self.relu(self.bn_last(self.last(a + b)))
+        b = self.relu(self.bn_t_5(_over_time(self.t_5, b)))
+        return self.relu(self.bn_last(_over_time(self.last, a + b)))
+
+
+def _over_time(conv: nn.Conv3d, x: Tensor) -> Tensor:
+    """A (k, 1, 1) Conv3d computed as a Conv2d over (T, H * W): the same result (to float
+    rounding), faster on CPU (1 thread: a 5x1x1 conv on 32 x 25 x 56 x 56 takes 51 ms as a Conv3d,
+    8 ms this way)."""
+    b, c, t, h, w = x.shape
+    y = F.conv2d(x.reshape(b, c, t, h * w), conv.weight[..., 0], padding=(conv.padding[0], 0))
+    return y.reshape(b, -1, t, h, w)
 
 
 class _AudioBlock(nn.Module):
@@ -74,7 +88,7 @@ class _AudioBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.m_3 = nn.Conv2d(cin, cout, (3, 1), padding=(1, 0), bias=False)
         self.bn_m_3 = _bn(cout, 2)
         self.t_3 = nn.Conv2d(cout, cout, (1, 3), padding=(0, 1), bias=False)
