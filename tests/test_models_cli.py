@@ -53,8 +53,8 @@ def fake_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def cache_is_empty() -> bool:
-    folder = cached_asd_path().parent
-    return not folder.exists() or not any(folder.iterdir())
+    root = Path(os.environ["EMOCLI_CACHE_DIR"])
+    return not root.exists() or not any(root.iterdir())
 
 
 def test_models_lists_every_model_with_status_size_and_licence() -> None:

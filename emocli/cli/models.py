@@ -98,6 +98,6 @@ def install_command(
     path: Path = install_model(name, source)
     entry = CATALOG[name.strip().lower()]
     err.print(
-        f"Installed {entry.name} ({_human(path.stat().st_size)}, checksum verified) to {path}",
+        f"Installed {entry.name}: {_human(path.stat().st_size)}, checksum verified, in {path}",
         highlight=False,
     )

@@ -31,6 +31,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from emocli.faces.asd_weights import asd_available
+
+__all__ = ["ASD_FPS", "LightASD", "align_audio", "asd_available", "load_asd", "mfcc", "random_asd"]
+
 ASD_FPS: int = 25  # video frames per second the network was trained on
 AUDIO_PER_VIDEO = 4  # MFCC frames (10 ms) per video frame (40 ms)
 N_MFCC = 13

@@ -172,7 +172,7 @@ def _is_url(source: str) -> bool:
 def _store(fill: Callable[[BinaryIO], None], what: str) -> Path:
     """Write the cache file through a temporary file; keep it only if its checksum is right."""
     target = cached_asd_path()
-    folder_existed = target.parent.is_dir()
+    created = [d for d in (target.parent, target.parent.parent) if not d.is_dir()]  # light-asd, models
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with atomic_output(target) as tmp:
@@ -187,9 +187,9 @@ def _store(fill: Callable[[BinaryIO], None], what: str) -> Path:
                 )
             _check_bytes(tmp.read_bytes(), what, ASD_SHA256.__eq__, "nothing was installed")
     except BaseException:
-        if not folder_existed:
+        for d in created:  # leave nothing behind (rmdir only removes empty folders)
             with contextlib.suppress(OSError):
-                target.parent.rmdir()  # only if empty: leave nothing behind
+                d.rmdir()
         raise
     return target
 
@@ -221,7 +221,7 @@ def download_asd_weights(url: str | None = None) -> Path:
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme in ("http", "https"):
         require_download(
-            "The Light-ASD active-speaker weights", host=parsed.hostname or "github.com", fix=INSTALL_FIX
+            "The Light-ASD active-speaker weights file", host=parsed.hostname or "github.com", fix=INSTALL_FIX
         )
     return _store(_fetch(url), url)
 
