@@ -14,7 +14,8 @@ Output: (B, T) speaking logits, one per video frame (>= 0 reads as speaking).
 
 Cost, measured with 1 torch thread on 2 shared cores: about 5 ms of CPU per frame per face for
 windows of 25 or 50 frames, one or two tracks per call (7-8 ms with 4 tracks: larger batches only
-add memory traffic); about 97% of it is the visual encoder. The MFCCs cost 1-2 ms per second.
+add memory traffic); nearly all of it is the visual encoder. The MFCCs cost 1-2 ms per second
+of audio.
 
 The weights are resolved and checked in ``emocli.faces.asd_weights``. Importing this module
 imports torch; nothing is loaded until ``load_asd`` / ``random_asd`` is called.
@@ -31,7 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from emocli.faces.asd_weights import asd_available
+from emocli.faces.asd_weights import asd_available, load_asd_state_dict
 
 __all__ = ["ASD_FPS", "LightASD", "align_audio", "asd_available", "load_asd", "mfcc", "random_asd"]
 
@@ -223,8 +224,6 @@ class LightASD(nn.Module):
 
 def load_asd(path: Path | str | None = None, device: str = "cpu") -> LightASD:
     """The network with the Light-ASD weights (resolved and checked as in ``asd_weights``), eval()."""
-    from emocli.faces.asd_weights import load_asd_state_dict
-
     state = load_asd_state_dict(path)
     state = {k: v for k, v in state.items() if not k.startswith("lossV.")}
     net = LightASD()
