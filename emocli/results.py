@@ -67,10 +67,51 @@ class Utterance:
     modality_scores: dict[str, Scores | None] = field(default_factory=dict)
     face_track: int | None = None  # id of the face track chosen as this utterance's speaker
     face_rule: str | None = None  # how that track was chosen (documented in faces/speaker.py)
+    speaking_score: float | None = None  # mean speaking probability of that face over the utterance (ASD)
 
     @property
     def duration(self) -> float:
         return max(0.0, self.end - self.start)
+
+
+@dataclass
+class SpeakerFace:
+    """One face track a speaker was seen speaking on: a representative time and box to find it."""
+
+    track: int
+    time: float  # seconds: the frame where this track spoke with the highest score
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 at ``time``, displayed-frame pixels
+    speech: float  # seconds of this speaker's words said on this track
+
+
+@dataclass
+class SpeakerProfile:
+    """How one speaker was found: by their voice, their face, or both (``found_by``)."""
+
+    speaker: str
+    found_by: str  # "voice", "face" or "voice+face"
+    speech: float  # seconds of words
+    faces: list[SpeakerFace] = field(default_factory=list)
+    voice_clusters: list[str] = field(default_factory=list)  # the diarizer's voice clusters merged in
+
+
+@dataclass
+class SpeakerCount:
+    """The number of speakers with how sure emocli is: ``low``..``high`` is the range the data allows."""
+
+    n: int
+    confidence: str  # "high" or "low"
+    low: int
+    high: int
+    evidence: str  # what decided it, in words
+
+    def summary(self) -> str:
+        if self.confidence == "high" or self.low == self.high:
+            return f"{self.n} speaker{'s' if self.n != 1 else ''} ({self.evidence})"
+        return (
+            f"{self.n} speaker{'s' if self.n != 1 else ''}, uncertain: the data allows "
+            f"{self.low}-{self.high} ({self.evidence}); if you know the number, give --num-speakers"
+        )
 
 
 @dataclass
@@ -103,6 +144,8 @@ class Result:
     utterances: list[Utterance] = field(default_factory=list)
     speakers: list[str] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)  # who speaks when (diarization), for RTTM
+    speaker_count: SpeakerCount | None = None
+    speaker_profiles: list[SpeakerProfile] = field(default_factory=list)
     language: str | None = None
     models: dict[str, ModelInfo] = field(default_factory=dict)  # role (asr, diarizer, ...) -> model
     frames: list[FrameResult] = field(default_factory=list)
@@ -113,6 +156,8 @@ class Result:
         d = asdict(self)
         if not self.frames:
             d.pop("frames")
+        if self.speaker_count is None:
+            d.pop("speaker_count")
         return d
 
     @classmethod
@@ -132,6 +177,16 @@ class Result:
             utterances=utts,
             speakers=list(d.get("speakers", [])),
             turns=[Turn(**t) for t in d.get("turns", [])],
+            speaker_count=SpeakerCount(**d["speaker_count"]) if d.get("speaker_count") else None,
+            speaker_profiles=[
+                SpeakerProfile(
+                    **{
+                        **p,
+                        "faces": [SpeakerFace(**{**f, "box": tuple(f["box"])}) for f in p.get("faces", [])],
+                    }
+                )
+                for p in d.get("speaker_profiles", [])
+            ],
             language=d.get("language"),
             models={k: ModelInfo(**v) for k, v in d.get("models", {}).items()},
             frames=frames,

@@ -124,6 +124,23 @@ def annotate_command(
             "weights download once).",
         ),
     ] = "blazeface",
+    asd: Annotated[
+        str,
+        typer.Option(
+            "--asd",
+            help="Active speaker detection (who speaks, from lips and sound): auto (where two or more "
+            "faces are on screen during speech), on (every face, also to find voices heard but not "
+            "seen), off (the mouth-motion rule). Needs the Light-ASD weights: emocli models install asd.",
+        ),
+    ] = "auto",
+    asd_weights: Annotated[
+        Path | None,
+        typer.Option(
+            "--asd-weights",
+            help="Light-ASD weights file (default: EMOCLI_ASD_WEIGHTS, then the model cache).",
+            show_default=False,
+        ),
+    ] = None,
     no_video: Annotated[
         bool, typer.Option("--no-video", help="Write only the results, not the annotated video.")
     ] = False,
@@ -141,6 +158,11 @@ def annotate_command(
 
     # Everything cheap is checked before any model loads.
     mods = parse_modalities(modalities)
+    asd = asd.strip().lower()
+    if asd not in ("auto", "on", "off"):
+        raise EmocliError(f"Unknown --asd mode {asd!r}.", "Choose auto, on or off.")
+    if asd_weights is not None and not asd_weights.is_file():
+        raise EmocliError(f"No Light-ASD weights file at {asd_weights}.", "Give the path of the .model file.")
     if face_detector.strip().lower() not in DETECTORS:
         raise EmocliError(f"Unknown face detector {face_detector!r}.", f"Choose from {', '.join(DETECTORS)}.")
     info = probe(input)
@@ -162,6 +184,8 @@ def annotate_command(
         ),
         face_detector=face_detector.strip().lower(),
         device=resolve_device(device),
+        asd=asd,
+        asd_weights=asd_weights,
     )
     annotator = Annotator(options)
     with RichProgressHook(enabled=not quiet and is_interactive()) as hook:
@@ -179,6 +203,8 @@ def annotate_command(
     if result.utterances:
         print_utterances(result)
         print_summary(result)
+    if result.speaker_count is not None:
+        err.print(f"Speakers: {result.speaker_count.summary()}", highlight=False)
     files = ([str(output)] if render else []) + [str(p) for p in written]
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.timing.items() if "." not in k)
     err.print(f"Wrote {', '.join(files)}\nTime per stage: {stages}", highlight=False)

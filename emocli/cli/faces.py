@@ -45,6 +45,14 @@ def faces_command(
             help="Write every video frame (interpolated between samples) instead of the sampled frames.",
         ),
     ] = False,
+    asd: Annotated[
+        bool,
+        typer.Option(
+            "--asd/--no-asd",
+            help="Also score who is speaking (active speaker detection over the speech, needs the "
+            "Light-ASD weights and a sound track): the speaking share per track.",
+        ),
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table.")] = False,
 ) -> None:
     """Find the faces in a video, link them into tracks and read their expressions, per frame."""
@@ -69,13 +77,39 @@ def faces_command(
     import json
 
     doc = faces_document(video_faces, every_frame=every_frame, expression_model=analyzer.expression.name)
+    note = _speaking_share(input, info, video_faces, doc) if asd and info.has_audio else None
     # Every-frame output of a long video is large: write it compact.
     indent = None if every_frame else 1
     write_text_atomic(output, json.dumps(doc, ensure_ascii=False, indent=indent) + "\n")
     if quiet:
         return
     _print_summary(doc)
+    if note:
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
     err.print(f"Wrote {output}", highlight=False)
+
+
+def _speaking_share(input: Path, info: object, video_faces: object, doc: dict) -> str | None:
+    """Add each track's speaking share (Light-ASD over the speech) to ``doc``; a note when it cannot."""
+    from emocli.errors import ModelUnavailableError
+    from emocli.faces.asd import analyse_speaking
+    from emocli.faces.asd_net import load_asd
+    from emocli.media import load_audio
+    from emocli.speech.vad import load_vad
+
+    try:
+        net = load_asd()
+    except ModelUnavailableError as e:
+        return f"no speaking share: {e.message} ({e.fix})"
+    audio = load_audio(input)
+    speech = load_vad("silero")(audio)
+    activity = analyse_speaking(input, info, video_faces, audio, speech, net)  # type: ignore[arg-type]
+    share = activity.track_share()
+    for t in doc["tracks"]:
+        t["speaking"] = round(share.get(int(t["track"]), 0.0), 4)
+    doc["models"]["asd"] = {"name": "light-asd", "version": "finetuning_TalkSet"}
+    doc["timing"]["asd"] = round(sum(activity.timing.values()), 3)
+    return None
 
 
 def _print_summary(doc: dict) -> None:
@@ -93,8 +127,11 @@ def _print_summary(doc: dict) -> None:
     if not doc["tracks"]:
         out.print("No face found.")
         return
-    table = Table("track", "from (s)", "to (s)", "samples", "coverage", "score", "size (px)", "expression")
+    cols = ["track", "from (s)", "to (s)", "samples", "coverage", "score", "size (px)", "expression"]
+    speaking = all("speaking" in t for t in doc["tracks"])
+    table = Table(*cols, *(["speaking"] if speaking else []))
     for t in doc["tracks"]:
+        extra = [f"{100 * t['speaking']:.0f}%"] if speaking else []
         table.add_row(
             str(t["track"]),
             f"{t['start']:.2f}",
@@ -104,5 +141,6 @@ def _print_summary(doc: dict) -> None:
             f"{t['score']:.2f}",
             f"{t['side_px']:.0f}",
             f"{t['top']} {100 * t['top_prob']:.0f}%",
+            *extra,
         )
     out.print(table)

@@ -103,7 +103,11 @@ def transcribe_command(
     device: DeviceOpt = Device.auto,
     quiet: QuietOpt = False,
 ) -> None:
-    """Transcribe a talk with word timestamps and tell who speaks when, offline."""
+    """Transcribe a talk with word timestamps and tell who speaks when, offline.
+
+    Speakers come from the voice alone here (it does not look at the faces of a video); for speakers
+    found from voice and face together (active speaker detection), use emocli annotate IN -o OUT.mp4
+    --no-video --output-format json,rttm."""
     from emocli.device import resolve_device
     from emocli.errors import InputError
     from emocli.fileio import check_output_path
@@ -128,13 +132,19 @@ def transcribe_command(
         pipeline = SpeechPipeline(options, device=resolve_device(device))
         hook("load models", completed=1, total=1)
         speech = pipeline.run(input, hook=hook, info=info)
+    from emocli.speakers import count_speakers, join_speakers, voice_profiles
+
+    # The voice alone decides here (faces: emocli annotate); the count says how sure it is.
+    words = [w for u in speech.result.utterances for w in u.words]
+    joined = join_speakers(words, None, None, speech.audio)
+    speech.result.speaker_count = count_speakers(joined, speech.count_range, faces_used=False)
+    speech.result.speaker_profiles = voice_profiles(speech.result)
     written = write_outputs(speech.result, paths)
     if quiet:
         return
     print_transcript(speech.result)
-    n = len(speech.result.speakers)
     err.print(
-        f"{n} speaker{'s' if n != 1 else ''}, {len(speech.result.utterances)} utterances, "
+        f"Speakers: {speech.result.speaker_count.summary()}. {len(speech.result.utterances)} utterances, "
         f"language {speech.result.language}. Wrote {', '.join(str(p) for p in written)}",
         highlight=False,
     )

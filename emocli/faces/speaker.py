@@ -4,6 +4,10 @@ The rule, tried in this order for each utterance (its name is stored in ``Uttera
 
 1. ``no_face``: no track is on screen for at least ``min_presence`` of the utterance's samples:
    the visual modality is missing (scores None; the model masks it).
+1b. ``asd``: active speaker detection chose the face that says most of the utterance's words
+   (``emocli.speakers``, from ``emocli.faces.asd``): that track, when it is on screen.
+1c. ``off_screen``: active speaker detection found that none of the faces on screen says it (a voice
+   heard but not seen, e.g. an interviewer off camera): the visual modality is missing.
 2. ``only_face``: exactly one track is on screen: it is the speaker's face.
 3. ``mouth_motion``: several faces; the one whose mouth moves most while this speaker talks.
    A track's evidence is its mean mouth motion (``track.mouth_motion``: mouth change minus
@@ -33,7 +37,16 @@ from emocli import EMOTIONS
 from emocli.faces.video import VideoFaces
 from emocli.results import Scores, Utterance, scores_from_probs
 
-RULES: tuple[str, ...] = ("no_face", "only_face", "mouth_motion", "presence", "all_faces")
+OFF_SCREEN = -1  # ``chosen`` value: ASD says no face on screen speaks this utterance
+RULES: tuple[str, ...] = (
+    "no_face",
+    "asd",
+    "off_screen",
+    "only_face",
+    "mouth_motion",
+    "presence",
+    "all_faces",
+)
 
 
 @dataclass(frozen=True)
@@ -122,8 +135,11 @@ def utterance_visuals(
     utterances: Sequence[Utterance],
     speech_activity: SpeechActivity | None = None,
     options: SpeakerOptions = SpeakerOptions(),
+    chosen: Sequence[int | None] | None = None,
 ) -> list[UtteranceVisual]:
-    """Per utterance: the speaker's face (by the rule above) and its pooled visual scores."""
+    """Per utterance: the speaker's face (by the rule above) and its pooled visual scores.
+
+    ``chosen`` (one per utterance) is the track active speaker detection found saying it, or None."""
     vf, o = video_faces, options
     d_time = vf.det_times()
     probs_all = vf.det_probs_smooth if o.smoothed else vf.det_probs
@@ -134,14 +150,17 @@ def utterance_visuals(
         prev = speaker_samples.get(u.speaker, np.zeros(0, np.int64))
         speaker_samples[u.speaker] = np.union1d(prev, s)
     out: list[UtteranceVisual] = []
-    for u in utterances:
+    for i, u in enumerate(utterances):
         s = _samples_in(vf, u.start, u.end)
         rows = np.flatnonzero(np.isin(vf.det_sample, s))
         tracks, counts = np.unique(vf.det_track[rows], return_counts=True)
         present = tracks[counts >= max(1.0, o.min_presence * len(s))] if len(s) else tracks[:0]
         track: int | None = None
-        if len(present) == 0:
-            rule = "no_face"
+        pick = chosen[i] if chosen is not None and i < len(chosen) else None
+        if len(present) == 0 or pick == OFF_SCREEN:
+            rule = "no_face" if len(present) == 0 else "off_screen"
+        elif pick is not None and pick in tracks:
+            rule, track = "asd", int(pick)
         elif len(present) == 1:
             rule, track = "only_face", int(present[0])
         else:
@@ -150,7 +169,7 @@ def utterance_visuals(
             if track is None:
                 track = _by_presence(vf, present, speaker_samples[u.speaker], o)
                 rule = "presence" if track is not None else "all_faces"
-        if rule == "no_face":
+        if rule in ("no_face", "off_screen"):
             z = np.zeros(0)
             out.append(UtteranceVisual(u.start, u.end, u.speaker, None, rule, z,
                                        np.zeros((0, len(EMOTIONS)), np.float32), None, z))  # fmt: skip

@@ -131,13 +131,22 @@ def estimate_clusters(
     merge_strict: float = 0.70,
     merge_alternating: float = 0.90,
     min_alternations: int = 4,
+    report: dict[str, object] | None = None,
+    range_margin: float = 0.1,
 ) -> np.ndarray:
-    """Labels with the number of speakers decided automatically within [min, max]."""
+    """Labels with the number of speakers decided automatically within [min, max].
+
+    ``report`` (when given) gets ``count_range``: the counts reached when the merge thresholds move
+    by ``range_margin`` either way (merges made with a similarity that close to the threshold might
+    not have been, pairs left apart that close might have been merged), clipped to [min, max].
+    """
     n = len(emb)
     starts = spans[:, 0]
     n_eff = max(1.0, float(_covered_seconds(spans)) / WINDOW)
     k_hi = min(max_speakers, n - 1)
     if k_hi < 2:
+        if report is not None:
+            report["count_range"] = (1, 1 if n < 2 else 2)
         return np.zeros(n, dtype=int)
     ks = range(max(2, min_speakers), k_hi + 1)
     if not ks:
@@ -146,6 +155,7 @@ def estimate_clusters(
     candidates = {k: _kmeans_rows(vecs, k) for k in ks}
     k0 = max(candidates, key=lambda k: bic_score(emb, candidates[k], n_eff))
     labels = candidates[k0]
+    close_merges = 0
     while labels.max() + 1 > max(1, min_speakers):
         c = _centroids(emb, labels)
         sim = c @ c.T
@@ -155,8 +165,15 @@ def estimate_clusters(
         threshold = merge_alternating if alternating else merge_strict
         if sim[a, b] <= threshold:
             break
+        close_merges += int(sim[a, b] <= threshold + range_margin)
         labels = np.where(labels == b, a, labels)
         labels = np.unique(labels, return_inverse=True)[1]
+    if report is not None:
+        k = int(labels.max()) + 1
+        c = _centroids(emb, labels)
+        sim = c @ c.T
+        close_pairs = int(((sim > merge_strict - range_margin) & np.triu(np.ones_like(sim, bool), 1)).sum())
+        report["count_range"] = (max(min_speakers, k - close_pairs), min(max_speakers, k + close_merges))
     return labels
 
 
@@ -176,6 +193,7 @@ def cluster_speakers(
     min_speakers: int = 1,
     max_speakers: int = 8,
     max_windows: int = 1500,
+    report: dict[str, object] | None = None,
 ) -> np.ndarray:
     """(n,) speaker labels 0..k-1, numbered by first appearance in time.
 
@@ -199,8 +217,10 @@ def cluster_speakers(
         core[keep] = True
     if num_speakers is not None:
         core_labels = spectral_labels(emb[core], min(num_speakers, int(core.sum())))
+        if report is not None:
+            report["count_range"] = (num_speakers, num_speakers)  # the user said so
     else:
-        core_labels = estimate_clusters(emb[core], spans[core], min_speakers, max_speakers)
+        core_labels = estimate_clusters(emb[core], spans[core], min_speakers, max_speakers, report=report)
     labels = np.zeros(n, dtype=int)
     labels[core] = core_labels
     if (~core).any():

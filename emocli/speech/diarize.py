@@ -33,6 +33,8 @@ class Diarization:
     turns: list[Turn]  # sorted by start; may overlap for backends that detect overlap
     speakers: list[str]  # labels in order of first appearance
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)  # speaker -> (dim,) unit vector
+    # The speaker counts the voice evidence allows (see clustering.estimate_clusters); None: unknown.
+    count_range: tuple[int, int] | None = None
 
 
 class Diarizer(Protocol):
@@ -135,9 +137,10 @@ class EmbeddedDiarizer:
         emb, spans = self.embed_regions(audio, speech, hook)
         if len(emb) == 0:  # speech too short to embed: one speaker
             turns = [Turn(s, e, speaker_name(0)) for s, e in speech]
-            return Diarization(turns, [speaker_name(0)] if turns else [], {})
+            return Diarization(turns, [speaker_name(0)] if turns else [], {}, (1, 2))
+        report: dict[str, object] = {}
         labels = cluster_speakers(
-            emb, spans, num_speakers, min_speakers, max_speakers, max_windows=self.max_cluster_windows
+            emb, spans, num_speakers, min_speakers, max_speakers, self.max_cluster_windows, report
         )
         turns = frames_to_turns(spans, labels, speech, len(audio) / SAMPLE_RATE, self.frame)
         speakers = [speaker_name(i) for i in range(int(labels.max()) + 1)]
@@ -146,7 +149,10 @@ class EmbeddedDiarizer:
             c = emb[labels == i].mean(axis=0)
             embeddings[name] = c / max(float(np.linalg.norm(c)), 1e-8)
         used = {t.speaker for t in turns}
-        return Diarization(turns, [s for s in speakers if s in used], embeddings)
+        rng = report.get("count_range")
+        return Diarization(
+            turns, [s for s in speakers if s in used], embeddings, rng if isinstance(rng, tuple) else None
+        )
 
 
 def frames_to_turns(

@@ -9,6 +9,7 @@ gives the emotion model's audio features, so no second speech model is loaded).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,6 +60,7 @@ class SpeechResult:
     turns: list[Turn]  # diarization turns, speakers named as in result.speakers
     speaker_embeddings: dict[str, np.ndarray]  # speaker -> (dim,) unit vector (GE2E: 256-d)
     sample_rate: int = SAMPLE_RATE
+    count_range: tuple[int, int] | None = None  # speaker counts the voice evidence allows
 
     @property
     def words(self) -> list[Word]:
@@ -160,7 +162,12 @@ class SpeechPipeline:
             models=self.models(),
             timing={k: round(v, 3) for k, v in timing.items()},
         )
-        return SpeechResult(result, audio, speech, turns, embeddings)
+        return SpeechResult(result, audio, speech, turns, embeddings, count_range=diar.count_range)
+
+    def voice_embedder(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """16 kHz samples -> unit voice embedding, from the diarizer's encoder (None for pyannote)."""
+        encoder = getattr(self.diarizer, "encoder", None)
+        return None if encoder is None else encoder.embed_utterance
 
 
 def _rename_utterance(u: Utterance, rename: dict[str, str]) -> Utterance:

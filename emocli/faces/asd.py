@@ -1,0 +1,346 @@
+"""Active speaker detection: per face track, how likely it is speaking, on every 25 fps frame of speech.
+
+Two signals per face, both from the lower face (nose to chin) cropped as Light-ASD expects:
+
+- **Light-ASD** (``asd_net.py``; its weights are installed apart): a small audio-visual network that
+  reads the crop sequence and the MFCCs together and gives a speaking logit per frame. It is
+  excellent when listeners keep still, but it scores any moving mouth as speaking (shifting the
+  audio by 5 s barely changes its scores), so it cannot say which of several moving mouths is heard.
+- **Mouth opening** (always): the share of dark pixels in the mouth area (the open mouth's inside is
+  the darkest part of the lower face), per frame, beside the heard loudness. Their correlation over
+  all the speech of one voice (``sync_correlation``; the voice may lead or lag the picture by a few
+  frames) says which face that voice belongs to when several mouths move: the speaker's mouth opens
+  with the voice's syllables, a face mouthing other words does not. ``emocli.speakers`` uses it.
+
+Frames are decoded only around speech (``pad_s`` around each VAD region), as grey images at
+``max_side`` pixels, and the boxes of the 5 samples/s face tracks are interpolated to every frame (as
+good as detecting every frame in the feasibility run).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from emocli.faces.video import VideoFaces
+from emocli.media import MediaInfo, ffmpeg_exe, scaled_size
+
+if TYPE_CHECKING:
+    from emocli.faces.asd_net import LightASD
+
+ASD_FPS = 25  # frames per second Light-ASD was trained at; 4 MFCC frames (10 ms) per video frame
+CROP = 112  # side of the network's input crop, pixels
+GREY_PAD = 110  # upstream pads the frame with this grey where the crop leaves it
+
+
+@dataclass(frozen=True)
+class ASDOptions:
+    pad_s: float = 0.3  # seconds analysed either side of each speech region
+    max_side: int = 640  # decoded frame size (longer side); faces are cropped from it
+    window: int = 50  # network window, frames (2 s); the feasibility run found 1-2 s as good as 1-6 s
+    smooth: int = 5  # moving average of the logits over this many frames (upstream: 5)
+    dark_percentile: float = 8.0  # a mouth pixel is "dark" below this percentile of its track's crops
+
+
+@dataclass
+class SpeakingActivity:
+    """Speaking evidence per face track on the analysed frames (``frames / fps`` seconds).
+
+    Arrays are (K, N) for the K tracks in ``tracks`` and the N analysed frames, NaN where the track is
+    not on screen. ``speaking`` is the joined probability in [0, 1] used to pick the speaking face.
+    """
+
+    fps: float
+    frames: np.ndarray  # (N,) frame indices at ``fps``
+    tracks: list[int]
+    visible: np.ndarray  # (K, N) bool
+    opening: np.ndarray  # (K, N) mouth opening (share of dark mouth pixels, 0..1), NaN when not visible
+    level: np.ndarray  # (N,) heard loudness, dB (RMS over each frame's 40 ms)
+    asd: np.ndarray  # (K, N) smoothed Light-ASD logits (>= 0: speaking), NaN when not visible
+    speaking: np.ndarray  # (K, N) sigmoid of ``asd`` in [0, 1]; NaN when not visible
+    timing: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.frames / self.fps
+
+    def row(self, track: int) -> int:
+        return self.tracks.index(track)
+
+    def at(self, times: np.ndarray) -> np.ndarray:
+        """(K, len(times)) speaking probability at the nearest analysed frame; NaN where none is
+        within half a frame."""
+        t = np.asarray(times, np.float64)
+        out = np.full((len(self.tracks), len(t)), np.nan, np.float32)
+        if len(self.frames) == 0:
+            return out
+        want = np.round(t * self.fps).astype(np.int64)
+        j = np.clip(np.searchsorted(self.frames, want), 0, len(self.frames) - 1)
+        hit = self.frames[j] == want
+        out[:, hit] = self.speaking[:, j[hit]]
+        return out
+
+    def track_share(self) -> dict[int, float]:
+        """Per track: share of its visible analysed frames scored as speaking (p >= 0.5)."""
+        share: dict[int, float] = {}
+        for i, k in enumerate(self.tracks):
+            v = self.visible[i]
+            share[k] = float((self.speaking[i, v] >= 0.5).mean()) if v.any() else 0.0
+        return share
+
+
+def frames_around(regions: Sequence[tuple[float, float]], duration: float, pad_s: float) -> np.ndarray:
+    """Sorted unique frame indices at ``ASD_FPS`` within ``pad_s`` of any speech region."""
+    n = max(0, int(np.floor(duration * ASD_FPS)))
+    keep = np.zeros(n, bool)
+    for s, e in regions:
+        a = max(0, int(np.floor((s - pad_s) * ASD_FPS)))
+        b = min(n, int(np.ceil((e + pad_s) * ASD_FPS)))
+        keep[a:b] = True
+    return np.flatnonzero(keep)
+
+
+def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive runs of ``frames`` as (first, last + 1) index pairs into the array."""
+    if len(frames) == 0:
+        return []
+    cut = np.flatnonzero(np.diff(frames) != 1) + 1
+    lo = np.concatenate([[0], cut])
+    hi = np.concatenate([cut, [len(frames)]])
+    return list(zip(lo.tolist(), hi.tolist(), strict=True))
+
+
+def read_grey_frames(
+    path: Path | str, info: MediaInfo, frames: np.ndarray, max_side: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode only ``frames`` (indices at 25 fps) as grey images: yields (frame index, (H, W) uint8).
+
+    One ffmpeg process; the frames are chosen by index after resampling to 25 fps (``select``), so
+    nothing else crosses the pipe. Indices past the end of the video are simply not yielded.
+    """
+    if len(frames) == 0:
+        return
+    w, h = scaled_size(int(info.width or 0), int(info.height or 0), max_side)
+    ranges = [(int(frames[a]), int(frames[b - 1])) for a, b in _runs(frames)]
+    expr = "+".join(f"between(n\\,{a}\\,{b})" for a, b in ranges)
+    vf = f"fps={ASD_FPS}:round=up,select={expr},scale={w}:{h},format=gray"
+    cmd = [
+        ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(info.path),
+        "-an", "-sn", "-dn", "-vf", vf, "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray", "-",
+    ]  # fmt: skip
+    # ``select`` keeps frames in order of their index ``n`` after resampling (the same numbering as
+    # ``read_frames(fps=25)``: frame n is at n / 25 s), so the i-th frame out is ``frames[i]``.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    size = w * h
+    try:
+        for f in frames:
+            buf = proc.stdout.read(size)
+            if not buf or len(buf) < size:
+                break
+            yield int(f), np.frombuffer(buf, np.uint8).reshape(h, w)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def track_boxes(vf: VideoFaces, track: int, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (N, 4, display pixels) of ``track`` at ``times`` by linear interpolation between its
+    detections, and (N,) bool: on screen (within its span, no gap longer than 0.5 s)."""
+    rows = vf._track_rows()[track]
+    td = vf.sample_times[vf.det_sample[rows]]
+    box = np.stack([np.interp(times, td, vf.det_box[rows, j]) for j in range(4)], axis=1)
+    lo, hi = vf._span(rows)
+    on = (times >= lo) & (times <= hi)
+    j = np.clip(np.searchsorted(td, times), 1, max(1, len(td) - 1))
+    if len(td) > 1:
+        on &= (td[j] - td[j - 1] <= 0.5 + 1e-6) | (
+            np.minimum(np.abs(td[j] - times), np.abs(td[j - 1] - times)) < 0.2
+        )
+    return box.astype(np.float32), on
+
+
+def mouth_crop(grey: np.ndarray, box: np.ndarray, scale: float) -> np.ndarray:
+    """The 112 x 112 lower-face crop Light-ASD reads, from a grey frame and a display-pixel box.
+
+    Upstream crops a 2.8 bs square (bs = half the box's longer side) whose top is bs above the box
+    centre, resizes it to 224 and keeps the central 112: that is the square of side 1.4 bs from
+    0.3 bs above the centre down to 1.1 bs below it. Outside the frame: grey 110, as upstream pads.
+    """
+    import cv2
+
+    x0, y0, x1, y1 = (float(v) * scale for v in box)
+    bs = max(x1 - x0, y1 - y0) / 2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    side = max(1.4 * bs, 1.0)
+    k = CROP / side
+    # dst = k * (src - origin): origin at the crop's top-left corner.
+    m = np.array([[k, 0.0, -k * (cx - 0.7 * bs)], [0.0, k, -k * (cy - 0.3 * bs)]], np.float32)
+    return cv2.warpAffine(
+        grey, m, (CROP, CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=GREY_PAD
+    )
+
+
+def mouth_opening(crops: np.ndarray, percentile: float = 8.0) -> np.ndarray:
+    """(T,) mouth opening of one track's crops (T, 112, 112): the share of pixels of the mouth area
+    (rows 50-112, the middle 65% of the columns) darker than the ``percentile`` of that area over all
+    T crops. An open mouth shows its dark inside; closed lips do not. Measured on the 7 clips, this
+    followed the loudness of the face's own voice better than frame differences, optical flow of the
+    lips, or ridge maps of pixels or of Light-ASD's visual features."""
+    if len(crops) == 0:
+        return np.zeros(0, np.float32)
+    m = crops[:, 50:, 20:92]
+    thr = np.percentile(m, percentile)
+    return (m < thr).mean(axis=(1, 2)).astype(np.float32)
+
+
+def loudness(audio: np.ndarray, frames: np.ndarray, sample_rate: int = 16_000) -> np.ndarray:
+    """(N,) loudness (dB of the RMS over the 40 ms of each 25 fps frame) at ``frames``."""
+    hop = sample_rate // ASD_FPS
+    n = len(audio) // hop
+    if n == 0:
+        return np.zeros(len(frames), np.float32)
+    rms = np.sqrt((audio[: n * hop].reshape(n, hop).astype(np.float64) ** 2).mean(1))
+    db = 20 * np.log10(rms + 1e-4)
+    return db[np.clip(frames, 0, n - 1)].astype(np.float32)
+
+
+def _highpass(x: np.ndarray, width: int) -> np.ndarray:
+    """``x`` minus its centred moving average over ``width`` samples (keeps syllable-rate change)."""
+    if len(x) < 3:
+        return x - x.mean() if len(x) else x
+    k = np.ones(width) / width
+    pad = np.pad(x, width // 2, mode="edge")
+    return x - np.convolve(pad, k, mode="same")[width // 2 : width // 2 + len(x)]
+
+
+def sync_correlation(
+    opening: np.ndarray, level: np.ndarray, frames: np.ndarray, max_lag: int = 3, highpass: int = 12
+) -> float:
+    """Correlation of mouth opening with loudness over the given frames, best lag in +-``max_lag``.
+
+    ``opening`` and ``level`` are (N,) over the sorted frame indices ``frames`` (one voice's speech on
+    one face, in several runs). Each run of consecutive frames is high-passed (``highpass``-frame
+    moving average removed: what is left moves at the rate of syllables); lags shift within runs.
+    Returns 0 with fewer than 25 usable frames.
+    """
+    best = -1.0
+    runs = [(a, b) for a, b in _runs(frames) if b - a > 2 * max_lag + 2]
+    if sum(b - a for a, b in runs) < 25:
+        return 0.0
+    o_hp = [_highpass(opening[a:b].astype(np.float64), highpass) for a, b in runs]
+    l_hp = [_highpass(level[a:b].astype(np.float64), highpass) for a, b in runs]
+    for lag in range(-max_lag, max_lag + 1):
+        xs, ys = [], []
+        for o, lv in zip(o_hp, l_hp, strict=True):
+            n = len(o)
+            xs.append(o[max(0, -lag) : n - max(0, lag)])
+            ys.append(lv[max(0, lag) : n - max(0, -lag)])
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        x, y = x - x.mean(), y - y.mean()
+        den = float(np.sqrt((x * x).sum() * (y * y).sum()))
+        if den > 1e-12:
+            best = max(best, float((x * y).sum()) / den)
+    return best
+
+
+def _smooth(x: np.ndarray, width: int) -> np.ndarray:
+    if width <= 1 or len(x) < 2:
+        return x
+    pad = np.pad(x, (width // 2, width - 1 - width // 2), mode="edge")
+    return np.convolve(pad, np.ones(width) / width, mode="valid").astype(np.float32)
+
+
+def _asd_logits(
+    net: LightASD, crops: np.ndarray, mfcc: np.ndarray, first_frame: int, opts: ASDOptions
+) -> np.ndarray:
+    """(T,) Light-ASD logits of one run of crops (T, 112, 112) starting at ``first_frame``."""
+    import torch
+
+    t = len(crops)
+    out = np.zeros(t, np.float32)
+    # Windows of ``window`` frames; a short tail joins the previous window.
+    starts = list(range(0, t, opts.window))
+    if len(starts) > 1 and t - starts[-1] < opts.window // 2:
+        starts.pop()
+    bounds = [(s, starts[i + 1] if i + 1 < len(starts) else t) for i, s in enumerate(starts)]
+    with torch.inference_mode():
+        for s, e in bounds:
+            a0 = 4 * (first_frame + s)
+            audio = mfcc[a0 : a0 + 4 * (e - s)]
+            if len(audio) < 4 * (e - s):  # the audio ends before the picture: pad with its last row
+                fill = np.repeat(
+                    audio[-1:] if len(audio) else np.zeros((1, 13), np.float32), 4 * (e - s) - len(audio), 0
+                )
+                audio = np.concatenate([audio, fill]) if len(audio) else fill
+            a = torch.from_numpy(np.ascontiguousarray(audio, np.float32))[None]
+            v = torch.from_numpy(np.ascontiguousarray(crops[s:e], np.float32))[None]
+            out[s:e] = net(a, v)[0].numpy()
+    return out
+
+
+def analyse_speaking(
+    path: Path | str,
+    info: MediaInfo,
+    video_faces: VideoFaces,
+    audio: np.ndarray,
+    regions: Sequence[tuple[float, float]],
+    net: LightASD,
+    opts: ASDOptions = ASDOptions(),
+    sample_rate: int = 16_000,
+) -> SpeakingActivity:
+    """Speaking evidence for every face track around the speech ``regions`` (seconds)."""
+    t0 = time.perf_counter()
+    frames = frames_around(regions, min(info.duration, len(audio) / sample_rate), opts.pad_s)
+    tracks = video_faces.track_ids
+    k, n = len(tracks), len(frames)
+    times = frames / ASD_FPS
+    visible = np.zeros((k, n), bool)
+    boxes = np.zeros((k, n, 4), np.float32)
+    for i, tr in enumerate(tracks):
+        boxes[i], visible[i] = track_boxes(video_faces, tr, times)
+    crops: dict[int, np.ndarray] = {
+        i: np.zeros((int(visible[i].sum()), CROP, CROP), np.uint8) for i in range(k)
+    }
+    slot = np.cumsum(visible, axis=1) - 1  # (K, N) position of frame j among track i's visible frames
+    pos = {int(f): j for j, f in enumerate(frames)}
+    got = np.zeros(n, bool)
+    if k and n:
+        w, _ = scaled_size(int(info.width or 0), int(info.height or 0), opts.max_side)
+        scale = w / max(1, int(info.width or w))
+        for f, grey in read_grey_frames(path, info, frames, opts.max_side):
+            j = pos.get(f)
+            if j is None:
+                continue
+            got[j] = True
+            for i in range(k):
+                if visible[i, j]:
+                    crops[i][slot[i, j]] = mouth_crop(grey, boxes[i, j], scale)
+    visible &= got[None, :]
+    t1 = time.perf_counter()
+    level = loudness(audio, frames, sample_rate)
+    from emocli.faces.asd_net import mfcc
+
+    mfcc_all = mfcc(audio, sample_rate)  # (M, 13), 100 per second: 4 per video frame
+    opening = np.full((k, n), np.nan, np.float32)
+    logits = np.full((k, n), np.nan, np.float32)
+    for i in range(k):
+        cols = np.flatnonzero(visible[i])
+        track_crops = crops[i][slot[i, cols]] if len(cols) else crops[i][:0]
+        opening[i, cols] = mouth_opening(track_crops, opts.dark_percentile)
+        for a, b in _runs(frames[cols]):
+            c = cols[a:b]
+            logits[i, c] = _smooth(
+                _asd_logits(net, track_crops[a:b], mfcc_all, int(frames[c[0]]), opts), opts.smooth
+            )
+    speaking = (1.0 / (1.0 + np.exp(-np.nan_to_num(logits, nan=0.0)))).astype(np.float32)
+    speaking[~visible] = np.nan
+    timing = {"decode+crop": round(t1 - t0, 3), "score": round(time.perf_counter() - t1, 3)}
+    return SpeakingActivity(float(ASD_FPS), frames, tracks, visible, opening, level, logits, speaking, timing)
