@@ -156,7 +156,9 @@ def test_a_mouth_out_of_time_with_its_voice_is_not_its_speaker() -> None:
     rng = np.random.default_rng(2)
     level = rng.normal(size=N).astype(np.float32)
     words = words_between(0, 10, "SPEAKER_00")
-    synced = activity(during([(0, 10)])[None], (level + 0.5 * rng.normal(size=N))[None].astype(np.float32), level)
+    synced = activity(
+        during([(0, 10)])[None], (level + 0.5 * rng.normal(size=N))[None].astype(np.float32), level
+    )
     dubbed = activity(during([(0, 10)])[None], rng.normal(size=(1, N)).astype(np.float32), level)
     vf = video_faces({0: FACES2[0]})
     said = join_speakers(words, synced, vf, np.zeros(16000 * 20, np.float32))
