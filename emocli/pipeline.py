@@ -195,6 +195,9 @@ class Annotator:
             with _timed(timing, "emotion"):
                 self._recognise(result, audio, visuals)
             result.models["emotion"] = _model_info(opts.model_dir)
+            # Which of the model's branches this run used (--modalities), e.g. "audio,visual".
+            used = self.model.used_modalities(opts.modalities)
+            result.models["modalities"] = ModelInfo(",".join(used), "")
         if video_faces is not None:
             from emocli.faces.export import to_frame_results
 
@@ -259,8 +262,20 @@ class Annotator:
                     visual=frames if "visual" in mods else None,
                 )
             )
-        preds = self.model.predict_dialogue(inputs)
-        for u, p in zip(result.utterances, preds, strict=True):
+        # The modalities left out are masked like missing ones, never fed empty inputs.
+        preds = self.model.predict_dialogue(inputs, modalities=mods)
+        present = [any(v is not None for v in p.modality_probs.values()) for p in preds]
+        if not any(present):
+            used = ", ".join(self.model.used_modalities(mods))
+            raise InputError(
+                f"{result.source}: no utterance has any of the modalities used ({used}), "
+                "so there is nothing to read the emotions from.",
+                "Add a modality the input has to --modalities (e.g. audio), or give an input with it.",
+            )
+        for u, p, ok in zip(result.utterances, preds, present, strict=True):
+            if not ok:  # none of the modalities used is there: no emotion rather than a uniform guess
+                u.modality_scores = {m: None for m in p.modality_probs}
+                continue
             u.scores = p.scores()
             u.emotion, u.confidence = top_emotion(u.scores)
             u.confidence = round(u.confidence, 4)

@@ -13,6 +13,7 @@ import typer
 
 from emocli.cli.app import app
 from emocli.cli.common import RichProgressHook, err, handle_errors, is_interactive, out
+from emocli.cli.options import parse_modalities
 from emocli.errors import InputError
 
 
@@ -274,6 +275,15 @@ def evaluate_command(
     actors: Annotated[
         str | None, typer.Option("--actors", help="RAVDESS actors to score, e.g. 19-24 (default: all found).")
     ] = None,
+    modalities: Annotated[
+        str | None,
+        typer.Option(
+            "--modalities",
+            "-m",
+            help="Score only these branches, e.g. audio (comma list of text, audio, visual; "
+            "the others are masked as missing). Default: all the model and the data have.",
+        ),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here.")] = None,
     png: Annotated[
         Path | None,
@@ -303,7 +313,8 @@ def evaluate_command(
         png = png or json_out.with_suffix(".png")
     if png is not None:
         png = check_output_path(png)
-    opts = EvalOptions(name, data_dir, split, model, actors, resolve_device(device))
+    mods = parse_modalities(modalities) if modalities is not None else None
+    opts = EvalOptions(name, data_dir, split, model, actors, resolve_device(device), mods)
     with RichProgressHook(enabled=not quiet and is_interactive()) as hook:
         result = evaluate(opts, hook=hook, log=lambda s: err.print(s, highlight=False))
     if png is not None:

@@ -92,6 +92,8 @@ def load_tokenizer(path: str):  # -> transformers.PreTrainedTokenizerBase
 
 
 def tokenize(tokenizer, texts: Sequence[str], max_tokens: int = MAX_TOKENS) -> list[list[int]]:
+    if not texts:  # Hugging Face fast tokenizers raise IndexError on an empty batch
+        return []
     enc = tokenizer(list(texts), truncation=True, max_length=max_tokens, add_special_tokens=True)
     return [list(map(int, ids)) for ids in enc["input_ids"]]
 

@@ -5,6 +5,11 @@
     preds = recognizer.predict_dialogue([UtteranceInput(text="Hi!", speaker="SPEAKER_00", ...), ...])
     preds[0].scores()            # {"neutral": 0.1, "joy": 0.8, ...} fused
     preds[0].modality_scores()   # {"text": {...}, "audio": {...}, "visual": None}
+    recognizer.predict_dialogue(utterances, modalities=("audio",))  # the voice alone
+
+``modalities`` picks the branches to use (default: all the model has). A branch left out is masked
+for every utterance, exactly like a modality that is missing (no words, no audio, no face): it is
+never fed empty inputs, has no weight in the fusion, and is absent from ``modality_probs``.
 
 Give all the utterances of one video in one call: the dialogue context (who speaks, what came before
 and after) is part of the model, and each speaker's audio is standardised by that speaker's own
@@ -22,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emocli import EMOTIONS
+from emocli.errors import InputError
 from emocli.hooks import ProgressHook, null_hook
 from emocli.media import SAMPLE_RATE
 from emocli.model.config import AUDIO_NATIVE, MODALITIES
@@ -88,6 +94,20 @@ class EmotionRecognizer:
     def config(self) -> dict:
         return self.net.cfg.to_dict()
 
+    def used_modalities(self, asked: Sequence[str] | None = None) -> tuple[str, ...]:
+        """The model's branches among ``asked`` (None: all of them), in the model's order."""
+        if asked is None:
+            return self.modalities
+        used = tuple(m for m in self.modalities if m in asked)
+        if not used:
+            raise InputError(
+                f"The emotion model has no branch for {', '.join(asked) or '(no modality)'}: "
+                f"it reads {', '.join(self.modalities)}.",
+                f"Choose --modalities among {', '.join(self.modalities)}, or pass --model with "
+                "a model trained on the modalities you want.",
+            )
+        return used
+
     def audio_featurizer(self) -> AudioFeaturizer:
         if self._audio is None:
             from emocli.features.extract import AudioFeaturizer
@@ -132,22 +152,31 @@ class EmotionRecognizer:
 
         from emocli.features.text import pad_ids
 
+        if not words:  # no utterance has words: the text branch is masked, nothing to tokenize
+            batch.text_ids = torch.zeros(1, 1, dtype=torch.long)
+            batch.text_tokens = torch.zeros(1, 1, dtype=torch.bool)
+            return
         ids, segs = self._token_ids([f"{spk}: {w}" if names else w for spk, w in words], context)
-        arr, tok = pad_ids(ids or [[0]], int(getattr(self._tokenizer, "pad_token_id", 0) or 0))
+        arr, tok = pad_ids(ids, int(getattr(self._tokenizer, "pad_token_id", 0) or 0))
         batch.text_ids, batch.text_tokens = torch.from_numpy(arr), torch.from_numpy(tok)
         if segs is not None:
             batch.text_segments = torch.from_numpy(pad_ids(segs or [[1]], 0)[0])
 
     def predict_dialogue(
-        self, utterances: Sequence[UtteranceInput], hook: ProgressHook = null_hook
+        self,
+        utterances: Sequence[UtteranceInput],
+        hook: ProgressHook = null_hook,
+        modalities: Sequence[str] | None = None,
     ) -> list[UtterancePrediction]:
-        """Emotions of every utterance of one conversation (in time order)."""
+        """Emotions of every utterance of one conversation (in time order), from the ``modalities``
+        given (None: every branch of the model); the others are masked as missing."""
         import torch
 
         from emocli.features.audio import speaker_standardise
         from emocli.model.fusion import Batch
         from emocli.training.data import speaker_numbers
 
+        used = self.used_modalities(modalities)
         n = len(utterances)
         if n == 0:
             return []
@@ -157,7 +186,7 @@ class EmotionRecognizer:
             speakers=torch.tensor([speaker_numbers([u.speaker for u in utterances])]),
         )
         if "text" in self.modalities:
-            has = [bool(u.text and u.text.strip()) for u in utterances]
+            has = [bool("text" in used and u.text and u.text.strip()) for u in utterances]
             batch.text_mask = torch.tensor([has])
             words = [
                 (u.speaker, u.text.strip()) for u, h in zip(utterances, has, strict=True) if h and u.text
@@ -170,6 +199,9 @@ class EmotionRecognizer:
         if "audio" in self.modalities:
             feats: list[np.ndarray | None] = []
             for k, u in enumerate(utterances):
+                if "audio" not in used:
+                    feats.append(None)
+                    continue
                 if u.audio_features is not None:
                     feats.append(np.asarray(u.audio_features, dtype=np.float32))
                 elif u.audio is not None and len(u.audio) >= MIN_AUDIO_SECONDS * SAMPLE_RATE:
@@ -194,7 +226,9 @@ class EmotionRecognizer:
         frames = []
         if "visual" in self.modalities:
             vis = [
-                None if u.visual is None or len(u.visual) == 0 else np.asarray(u.visual, np.float32)
+                None
+                if "visual" not in used or u.visual is None or len(u.visual) == 0
+                else np.asarray(u.visual, np.float32)
                 for u in utterances
             ]
             f = max((len(v) for v in vis if v is not None), default=1)
@@ -212,13 +246,13 @@ class EmotionRecognizer:
         preds = []
         for i in range(n):
             mp: dict[str, np.ndarray | None] = {}
-            for m in self.modalities:
+            for m in used:
                 ok = m in out.modality_logp and bool(out.modality_mask[m][0, i])
                 mp[m] = out.modality_logp[m][0, i].exp().float().cpu().numpy() if ok else None
             weights = {}
             if out.fusion_weights is not None:
                 w = out.fusion_weights[0, i].float().cpu().numpy()
-                weights = {m: float(w[j]) for j, m in enumerate(MODALITIES) if m in self.modalities}
+                weights = {m: float(w[j]) for j, m in enumerate(MODALITIES) if m in used}
             native = None
             if out.audio_native is not None and mp.get("audio") is not None:
                 native = out.audio_native[0, i].softmax(-1).float().cpu().numpy()

@@ -4,6 +4,9 @@ MELD is scored on the fused output over whole dialogues (context included). RAVD
 scored clip by clip (each clip its own conversation; audio standardised per actor over the clips
 found): ``accuracy`` / ``weighted_f1`` on the seven classes (calm counts as neutral) and
 ``accuracy_native`` on RAVDESS's own eight, from the audio head's calm-aware output.
+
+``modalities`` scores the model on some of its branches only (e.g. the voice alone on MELD clips):
+the others are masked for every utterance, exactly as a missing modality is.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from emocli.errors import DataError
 from emocli.features.extract import VisualSource
 from emocli.hooks import ProgressHook, null_hook
 from emocli.model.checkpoint import load_model, resolve_model_dir
-from emocli.model.config import AUDIO_NATIVE
+from emocli.model.config import AUDIO_NATIVE, MODALITIES
 from emocli.training.data import Conversation
 from emocli.training.datasets import (
     NATIVE_TO_EMOTION,
@@ -49,6 +52,7 @@ class EvalOptions:
     model: Path | None = None  # None: the shipped default
     actors: str | None = None  # RAVDESS only, e.g. "19-24"; None = every actor found
     device: str = "cpu"
+    modalities: tuple[str, ...] | None = None  # None: every branch the model and the data have
 
 
 def _native_to_ravdess(idx: np.ndarray) -> np.ndarray:
@@ -68,6 +72,18 @@ def _read(opts: EvalOptions) -> tuple[list[Dialogue], DatasetReport]:
     raise DataError(f"Unknown data set {opts.dataset!r}.", "Use meld, ravdess or tess.")
 
 
+def _check_asked(opts: EvalOptions, usable: set[str], what: str) -> None:
+    """Each modality asked for (``--modalities``) must be in ``usable``, what ``what`` gives."""
+    missing = [m for m in opts.modalities or () if m not in usable]
+    if missing or not opts.modalities:
+        have = [m for m in MODALITIES if m in usable]
+        raise DataError(
+            f"Cannot score {', '.join(missing) or '(no modality)'} here: {what} gives "
+            f"{', '.join(have)} only.",
+            f"Use --modalities {','.join(have)} (or a subset of it), or leave it out.",
+        )
+
+
 def evaluate(
     opts: EvalOptions,
     hook: ProgressHook = null_hook,
@@ -83,17 +99,22 @@ def evaluate(
             "(no usable utterances).",
             "Check --data-dir and the file's contents.",
         )
-    net = load_model(folder, opts.device)
-    cfg = net.cfg
     acted = opts.dataset != "meld"
     has_media = any(s.media is not None for d in dialogues for s in d.samples)
-    usable = ({"audio"} if acted else {"text"} | ({"audio", "visual"} if has_media else set())) & set(
-        cfg.modalities
-    )
+    in_data = {"audio"} if acted else {"text"} | ({"audio", "visual"} if has_media else set())
+    if opts.modalities is not None:  # the data first: it needs no model loaded
+        kind = "audio clips" if acted else "words and clips" if has_media else "words, no clips"
+        _check_asked(opts, in_data, f"{opts.dataset} ({kind})")
+    net = load_model(folder, opts.device)
+    cfg = net.cfg
+    usable = in_data & set(cfg.modalities)
     if not usable:
         need = "an audio branch" if acted else "a text branch"
         raise DataError(f"The model at {folder} has no branch for this data set ({need} is needed).",
                         "Pass --model with a model trained with that modality.")  # fmt: skip
+    if opts.modalities is not None:
+        _check_asked(opts, usable, f"{opts.dataset} with the model at {folder}")
+        usable &= set(opts.modalities)
     mods = tuple(m for m in cfg.modalities if m in usable)
     log(f"{opts.dataset}: {report.n_samples} utterances, modalities used: {', '.join(mods)}"
         + (f"; {len(report.skipped)} rows skipped" if report.skipped else "")
