@@ -10,7 +10,7 @@ which is what batch workers do. The library never prints: progress goes through 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,10 +28,11 @@ from emocli.results import MODALITIES, ModelInfo, Result, scores_from_probs, top
 
 if TYPE_CHECKING:
     from emocli.faces.analyze import FaceAnalyzer
+    from emocli.faces.asd_net import LightASD
     from emocli.faces.speaker import UtteranceVisual
     from emocli.faces.video import VideoFaces
     from emocli.model.inference import EmotionRecognizer
-    from emocli.speech.pipeline import SpeechOptions, SpeechPipeline
+    from emocli.speech.pipeline import SpeechOptions, SpeechPipeline, SpeechResult
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class AnnotateOptions:
     analysis_max_side: int = 640  # frames are analysed downscaled (4K included), drawn at full size
     device: str = "cpu"
     render: RenderOptions = field(default_factory=RenderOptions)
+    # Active speaker detection: "auto" where it decides something (two or more faces on screen, or
+    # a face that comes and goes), "on" for every face (a single face too: finds voices heard but not
+    # seen), "off" (the mouth-motion rule, faces/speaker.py).
+    asd: str = "auto"
+    asd_weights: Path | None = None  # None: EMOCLI_ASD_WEIGHTS, then the model cache
 
 
 @dataclass
@@ -98,6 +104,7 @@ class Annotator:
         self._speech: SpeechPipeline | None = None
         self._faces: FaceAnalyzer | None = None
         self._model: EmotionRecognizer | None = None
+        self._asd: object | None = None  # the loaded Light-ASD network, or the reason it is not there
 
     @property
     def speech(self) -> SpeechPipeline:
@@ -170,21 +177,30 @@ class Annotator:
         if pool is not None:
             background = pool.submit(self._load_and_analyze_faces, path, info, hook, timing)
         try:
-            result, audio = self._speech_or_nothing(path, info, hook, timing, warnings, use_faces)
+            speech = self._speech_or_nothing(path, info, hook, timing, warnings, use_faces)
             video_faces = background.result() if background is not None else None
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)  # never leave a decoder running behind an error
+        if speech is None:
+            result = Result(source=str(path), duration=round(info.duration, 3), models=self.speech.models())
+            audio = np.zeros(0, np.float32)
+        else:
+            result, audio = speech.result, speech.audio
         with _timed(timing, "load models"):
             _ = self.model if result.utterances else None
 
+        chosen: list[int | None] | None = None
+        if speech is not None:
+            with _timed(timing, "who speaks"):
+                chosen = self._who_speaks(path, info, speech, video_faces, warnings)
         visuals: list[UtteranceVisual] = []
         if video_faces is not None:
             from emocli.faces.speaker import SpeechActivity, apply_to_utterances, utterance_visuals
 
             with _timed(timing, "faces"):
                 activity = SpeechActivity.from_audio(audio, SAMPLE_RATE) if len(audio) else None
-                visuals = utterance_visuals(video_faces, result.utterances, activity)
+                visuals = utterance_visuals(video_faces, result.utterances, activity, chosen=chosen)
                 apply_to_utterances(result.utterances, visuals)
             if video_faces.face_fraction() == 0:
                 warnings.append("No face was found in the video: the visual modality is missing.")
@@ -214,21 +230,78 @@ class Annotator:
         timing: dict[str, float],
         warnings: list[str],
         use_faces: bool,
-    ) -> tuple[Result, np.ndarray]:
-        """Run the speech front-end; a video without any speech is still annotated from its pictures."""
+    ) -> SpeechResult | None:
+        """Run the speech front-end; a video without any speech (None) is still annotated from its
+        pictures."""
         try:
             if not info.has_audio:
                 raise NoSpeechError(f"{path} has no audio track.")
             with _timed(timing, "speech"):
                 speech = self.speech.run(path, hook=hook, info=info)
             timing.update({f"speech.{k}": v for k, v in speech.result.timing.items()})
-            return speech.result, speech.audio
+            return speech
         except NoSpeechError as e:
             if not use_faces:
                 raise
             warnings.append(f"{e.message} Only the pictures were analysed.")
-            result = Result(source=str(path), duration=round(info.duration, 3), models=self.speech.models())
-            return result, np.zeros(0, np.float32)
+            return None
+
+    def _who_speaks(
+        self,
+        path: Path,
+        info: MediaInfo,
+        speech: SpeechResult,
+        video_faces: VideoFaces | None,
+        warnings: list[str],
+    ) -> list[int | None] | None:
+        """Speakers from voice and face together (emocli.speakers); the count with how sure it is.
+
+        Returns the face track ASD found saying each utterance (None entries: undecided), or None
+        when ASD did not run (the voice decides, the faces stage applies its own rules)."""
+        from emocli.speakers import count_speakers, join_speakers, relabel_result, voice_profiles
+
+        result, o = speech.result, self.options
+        words = [w for u in result.utterances for w in u.words]
+        activity = None
+        if video_faces is not None and asd_wanted(video_faces, speech.speech, o.asd):
+            net = self._load_asd(warnings)
+            if net is not None:
+                from emocli.faces.asd import analyse_speaking
+
+                activity = analyse_speaking(path, info, video_faces, speech.audio, speech.speech, net)
+                result.timing["asd"] = round(sum(activity.timing.values()), 3)
+        if activity is None:
+            joined = join_speakers(words, None, None, speech.audio)
+            result.speaker_count = count_speakers(joined, speech.count_range, faces_used=False)
+            result.speaker_profiles = voice_profiles(result)
+            return None
+        joined = join_speakers(words, activity, video_faces, speech.audio, self.speech.voice_embedder())
+        so = self.speech.options
+        tracks = relabel_result(result, joined, so.max_pause, so.max_utterance, so.split_sentences)
+        result.speaker_count = count_speakers(joined, speech.count_range, faces_used=True)
+        result.models["asd"] = ModelInfo("light-asd", "finetuning_TalkSet")
+        return tracks
+
+    def _load_asd(self, warnings: list[str]) -> LightASD | None:
+        """The Light-ASD network, loaded once; without its weights, one line saying which rule is used
+        instead and how to get ASD."""
+        if self._asd is None:
+            from emocli.errors import ModelUnavailableError
+            from emocli.faces.asd_net import load_asd
+
+            try:
+                self._asd = load_asd(self.options.asd_weights, device=self.options.device)
+            except ModelUnavailableError as e:
+                self._asd = (
+                    "Active speaker detection is off (its Light-ASD weights are not installed): the "
+                    "speaking face was chosen by mouth motion. To use it: emocli models install asd "
+                    f"--from FILE ({e.message})"
+                )
+        if isinstance(self._asd, str):
+            if self._asd not in warnings:
+                warnings.append(self._asd)
+            return None
+        return self._asd  # type: ignore[return-value]
 
     def _load_and_analyze_faces(
         self, path: Path, info: MediaInfo, hook: ProgressHook, timing: dict[str, float]
@@ -306,6 +379,23 @@ class Annotator:
             )
             analysis.result.timing["render"] = round(time.perf_counter() - t, 3)
         return analysis
+
+
+def asd_wanted(video_faces: VideoFaces, speech: Sequence[tuple[float, float]], mode: str) -> bool:
+    """Whether active speaker detection runs: ``on``: whenever a face is seen; ``auto``: when it
+    decides something, i.e. two or more face tracks are on screen during the speech (side by side,
+    or one after another across cuts); ``off``: never."""
+    if mode not in ("auto", "on", "off"):
+        raise EmocliError(f"Unknown --asd mode {mode!r}.", "Choose auto, on or off.")
+    if mode == "off" or not video_faces.track_ids:
+        return False
+    if mode == "on":
+        return True
+    times = video_faces.det_times()
+    in_speech = np.zeros(len(times), bool)
+    for s, e in speech:
+        in_speech |= (times >= s) & (times < e)
+    return len(np.unique(video_faces.det_track[in_speech])) >= 2
 
 
 def _model_info(model_dir: Path | None) -> ModelInfo:
