@@ -11,7 +11,7 @@ from emocli import __version__
 from emocli.cli.app import app
 
 # One module per job; each registers its command(s) on ``app`` when imported.
-COMMAND_MODULES = ("transcribe", "annotate", "batch", "train", "faces", "models")
+COMMAND_MODULES = ("transcribe", "annotate", "batch", "train", "faces", "models", "report")
 for _name in COMMAND_MODULES:
     if importlib.util.find_spec(f"emocli.cli.{_name}") is not None:
         importlib.import_module(f"emocli.cli.{_name}")

@@ -24,6 +24,7 @@ class OutputFormat(str, Enum):
     vtt = "vtt"
     csv = "csv"
     rttm = "rttm"
+    html = "html"  # the report page (+ OUT.timeline.png), emocli.output.report
 
 
 def parse_formats(
@@ -132,6 +133,11 @@ def write_outputs(result: Result, paths: dict[OutputFormat, Path]) -> list[Path]
     """Write each format atomically; returns the paths written."""
     written = []
     for fmt, path in paths.items():
+        if fmt is OutputFormat.html:
+            from emocli.output.report import write_report
+
+            written += write_report(result.to_dict(), path)
+            continue
         write_text_atomic(path, RENDERERS[fmt](result))
         written.append(path)
     return written
