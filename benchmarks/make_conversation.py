@@ -18,7 +18,7 @@ Multi-face mode (``--layout``): the same turns, but every person sits in their o
 (side by side, or a grid) at all times; canvas <= 1280 px wide, 25 fps, h264 + AAC. During a turn the
 speaker's tile plays their clip with its sound; the listeners' tiles show either ``still``: a short
 back-and-forth loop of their own frames from their longest pause (mouth closed; one still frame when
-the pause is shorter than 0.2 s) or ``muted``: their clip playing on (looped) without sound, so that
+the pause is shorter than STILL_MIN, 1 s) or ``muted``: their clip playing on (looped) without sound, so that
 every face moves its lips and only one is heard. ``--loop-to S`` repeats the whole conversation
 (whole cycles, so no turn is cut) until it lasts at least S seconds. Writes NAME.mp4, NAME.rttm and
 NAME.faces.json (per person: label, tile rectangle [x0, y0, x1, y1] in output pixels, clip).
@@ -55,7 +55,10 @@ SR = 16_000
 MAX_WIDTH = 1280  # canvas width limit, pixels
 MAX_TILE = 512  # the clips' own size: never upscale beyond it
 MERGE_GAP = 0.3  # s: shorter pauses inside a piece stay inside one reference turn
-STILL_MIN = 0.2  # s: a shorter pause gives a still frame instead of a back-and-forth loop
+# s: a shorter pause gives a still frame instead of a back-and-forth loop. The loops of the clips'
+# longest pauses (0.3-0.4 s, between phrases) still showed lips closing: Light-ASD read them as
+# speaking. The issue asks for listeners with their mouths closed, so short pauses give a still.
+STILL_MIN = 1.0
 STILL_MAX = 1.0  # s: the back-and-forth loop uses at most this much of the pause
 Region = tuple[float, float]
 Piece = tuple[str, float, float]  # (person, start s, end s) in that person's recording

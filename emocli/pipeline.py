@@ -10,7 +10,7 @@ which is what batch workers do. The library never prints: progress goes through 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,10 +28,10 @@ from emocli.results import MODALITIES, ModelInfo, Result, scores_from_probs, top
 
 if TYPE_CHECKING:
     from emocli.faces.analyze import FaceAnalyzer
-    from emocli.faces.asd_net import LightASD
     from emocli.faces.speaker import UtteranceVisual
     from emocli.faces.video import VideoFaces
     from emocli.model.inference import EmotionRecognizer
+    from emocli.speakers.stage import WhoSpeaks
     from emocli.speech.pipeline import SpeechOptions, SpeechPipeline, SpeechResult
 
 
@@ -104,7 +104,7 @@ class Annotator:
         self._speech: SpeechPipeline | None = None
         self._faces: FaceAnalyzer | None = None
         self._model: EmotionRecognizer | None = None
-        self._asd: object | None = None  # the loaded Light-ASD network, or the reason it is not there
+        self._who: WhoSpeaks | None = None
 
     @property
     def speech(self) -> SpeechPipeline:
@@ -113,6 +113,15 @@ class Annotator:
 
             self._speech = SpeechPipeline(self.options.speech or SpeechOptions(), device=self.options.device)
         return self._speech
+
+    @property
+    def who_speaks(self) -> WhoSpeaks:
+        if self._who is None:
+            from emocli.speakers.stage import WhoSpeaks
+
+            o = self.options
+            self._who = WhoSpeaks(o.asd, o.asd_weights, o.device)
+        return self._who
 
     @property
     def faces(self) -> FaceAnalyzer:
@@ -193,7 +202,15 @@ class Annotator:
         chosen: list[int | None] | None = None
         if speech is not None:
             with _timed(timing, "who speaks"):
-                chosen = self._who_speaks(path, info, speech, video_faces, warnings)
+                chosen = self.who_speaks.run(
+                    path,
+                    info,
+                    speech,
+                    video_faces,
+                    self.speech.options,
+                    self.speech.voice_embedder(),
+                    warnings,
+                )
         visuals: list[UtteranceVisual] = []
         if video_faces is not None:
             from emocli.faces.speaker import SpeechActivity, apply_to_utterances, utterance_visuals
@@ -245,63 +262,6 @@ class Annotator:
                 raise
             warnings.append(f"{e.message} Only the pictures were analysed.")
             return None
-
-    def _who_speaks(
-        self,
-        path: Path,
-        info: MediaInfo,
-        speech: SpeechResult,
-        video_faces: VideoFaces | None,
-        warnings: list[str],
-    ) -> list[int | None] | None:
-        """Speakers from voice and face together (emocli.speakers); the count with how sure it is.
-
-        Returns the face track ASD found saying each utterance (None entries: undecided), or None
-        when ASD did not run (the voice decides, the faces stage applies its own rules)."""
-        from emocli.speakers import count_speakers, join_speakers, relabel_result, voice_profiles
-
-        result, o = speech.result, self.options
-        words = [w for u in result.utterances for w in u.words]
-        activity = None
-        if video_faces is not None and asd_wanted(video_faces, speech.speech, o.asd):
-            net = self._load_asd(warnings)
-            if net is not None:
-                from emocli.faces.asd import analyse_speaking
-
-                activity = analyse_speaking(path, info, video_faces, speech.audio, speech.speech, net)
-                result.timing["asd"] = round(sum(activity.timing.values()), 3)
-        if activity is None:
-            joined = join_speakers(words, None, None, speech.audio)
-            result.speaker_count = count_speakers(joined, speech.count_range, faces_used=False)
-            result.speaker_profiles = voice_profiles(result)
-            return None
-        joined = join_speakers(words, activity, video_faces, speech.audio, self.speech.voice_embedder())
-        so = self.speech.options
-        tracks = relabel_result(result, joined, so.max_pause, so.max_utterance, so.split_sentences)
-        result.speaker_count = count_speakers(joined, speech.count_range, faces_used=True)
-        result.models["asd"] = ModelInfo("light-asd", "finetuning_TalkSet")
-        return tracks
-
-    def _load_asd(self, warnings: list[str]) -> LightASD | None:
-        """The Light-ASD network, loaded once; without its weights, one line saying which rule is used
-        instead and how to get ASD."""
-        if self._asd is None:
-            from emocli.errors import ModelUnavailableError
-            from emocli.faces.asd_net import load_asd
-
-            try:
-                self._asd = load_asd(self.options.asd_weights, device=self.options.device)
-            except ModelUnavailableError as e:
-                self._asd = (
-                    "Active speaker detection is off (its Light-ASD weights are not installed): the "
-                    "speaking face was chosen by mouth motion. To use it: emocli models install asd "
-                    f"--from FILE ({e.message})"
-                )
-        if isinstance(self._asd, str):
-            if self._asd not in warnings:
-                warnings.append(self._asd)
-            return None
-        return self._asd  # type: ignore[return-value]
 
     def _load_and_analyze_faces(
         self, path: Path, info: MediaInfo, hook: ProgressHook, timing: dict[str, float]
@@ -379,23 +339,6 @@ class Annotator:
             )
             analysis.result.timing["render"] = round(time.perf_counter() - t, 3)
         return analysis
-
-
-def asd_wanted(video_faces: VideoFaces, speech: Sequence[tuple[float, float]], mode: str) -> bool:
-    """Whether active speaker detection runs: ``on``: whenever a face is seen; ``auto``: when it
-    decides something, i.e. two or more face tracks are on screen during the speech (side by side,
-    or one after another across cuts); ``off``: never."""
-    if mode not in ("auto", "on", "off"):
-        raise EmocliError(f"Unknown --asd mode {mode!r}.", "Choose auto, on or off.")
-    if mode == "off" or not video_faces.track_ids:
-        return False
-    if mode == "on":
-        return True
-    times = video_faces.det_times()
-    in_speech = np.zeros(len(times), bool)
-    for s, e in speech:
-        in_speech |= (times >= s) & (times < e)
-    return len(np.unique(video_faces.det_track[in_speech])) >= 2
 
 
 def _model_info(model_dir: Path | None) -> ModelInfo:

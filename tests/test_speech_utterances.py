@@ -132,3 +132,22 @@ def test_no_speech_is_reported_as_no_speech_error() -> None:
     err = _no_speech("talk.mp4")
     assert isinstance(err, NoSpeechError) and isinstance(err, InputError)
     assert str(err).startswith("No speech found in talk.mp4.")
+
+
+def test_fit_to_speech_stretches_captions_to_the_voice_but_not_into_neighbours() -> None:
+    from emocli.results import Utterance
+    from emocli.speech.utterances import fit_to_speech
+
+    a = Utterance(1.30, 2.00, "S0", "a")  # speech region 1.0-2.4: start 0.3 s late, end 0.4 s early
+    b = Utterance(2.10, 3.00, "S1", "b")  # same region continues to 3.2 (another speaker)
+    c = Utterance(5.00, 6.00, "S0", "c")  # region 4.0-7.5: further than max_extend either side
+    d = Utterance(9.00, 9.50, "S1", "d")  # in no region at all (the VAD missed it)
+    out = fit_to_speech([b, a, d, c], [(1.0, 3.2), (4.0, 7.5)], max_extend=0.6)
+    assert [(u.text, u.start, u.end) for u in out] == [
+        ("a", 1.0, 2.1),  # back to the region start; forward only up to b's start
+        ("b", 2.1, 3.2),
+        ("c", 4.4, 6.6),  # at most 0.6 s each way
+        ("d", 9.0, 9.5),  # untouched
+    ]
+    assert (a.start, a.end) == (1.30, 2.00)  # the inputs are not modified
+    assert fit_to_speech([a], []) == [a]

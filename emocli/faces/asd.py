@@ -43,7 +43,9 @@ GREY_PAD = 110  # upstream pads the frame with this grey where the crop leaves i
 class ASDOptions:
     pad_s: float = 0.3  # seconds analysed either side of each speech region
     max_side: int = 640  # decoded frame size (longer side); faces are cropped from it
-    window: int = 50  # network window, frames (2 s); the feasibility run found 1-2 s as good as 1-6 s
+    # Network window, frames. 1 s: a face that stops talking reads as silent within 0.1-0.2 s; with
+    # 2 s windows the GRU carried the speaking state about 1 s past the end of a turn.
+    window: int = 25
     smooth: int = 5  # moving average of the logits over this many frames (upstream: 5)
     dark_percentile: float = 8.0  # a mouth pixel is "dark" below this percentile of its track's crops
 
@@ -63,7 +65,7 @@ class SpeakingActivity:
     opening: np.ndarray  # (K, N) mouth opening (share of dark mouth pixels, 0..1), NaN when not visible
     level: np.ndarray  # (N,) heard loudness, dB (RMS over each frame's 40 ms)
     asd: np.ndarray  # (K, N) smoothed Light-ASD logits (>= 0: speaking), NaN when not visible
-    speaking: np.ndarray  # (K, N) sigmoid of ``asd`` in [0, 1]; NaN when not visible
+    speaking: np.ndarray  # (K, N) sigmoid of ``asd`` in [0, 1], 0 outside speech; NaN when not visible
     timing: dict[str, float] = field(default_factory=dict)  # stage -> seconds
 
     @property
@@ -340,7 +342,13 @@ def analyse_speaking(
             logits[i, c] = _smooth(
                 _asd_logits(net, track_crops[a:b], mfcc_all, int(frames[c[0]]), opts), opts.smooth
             )
+    # Speaking needs a voice: outside the VAD's speech (pauses, the padding) nobody speaks, whatever
+    # the lips do (Light-ASD keeps scoring a moving mouth through the pauses between phrases).
+    voiced = np.zeros(n, bool)
+    for s, e in regions:
+        voiced |= (times >= s) & (times < e)
     speaking = (1.0 / (1.0 + np.exp(-np.nan_to_num(logits, nan=0.0)))).astype(np.float32)
+    speaking[:, ~voiced] = 0.0
     speaking[~visible] = np.nan
     timing = {"decode+crop": round(t1 - t0, 3), "score": round(time.perf_counter() - t1, 3)}
     return SpeakingActivity(float(ASD_FPS), frames, tracks, visible, opening, level, logits, speaking, timing)

@@ -22,7 +22,13 @@ from emocli.media import SAMPLE_RATE, MediaInfo, probe, stream_audio
 from emocli.results import ModelInfo, Result, Utterance, Word
 from emocli.speech.asr import load_asr
 from emocli.speech.diarize import check_speaker_bounds, load_diarizer, speaker_name
-from emocli.speech.utterances import Turn, assign_speakers, build_utterances, smooth_sentence_edges
+from emocli.speech.utterances import (
+    Turn,
+    assign_speakers,
+    build_utterances,
+    fit_to_speech,
+    smooth_sentence_edges,
+)
 from emocli.speech.vad import Region, load_vad, speech_duration
 
 if TYPE_CHECKING:
@@ -145,6 +151,7 @@ class SpeechPipeline:
         utterances = build_utterances(
             words, opts.max_pause, opts.max_utterance, opts.split_sentences, asr.language
         )
+        utterances = fit_to_speech(utterances, speech)  # captions cover the voice, not just the words
         # Final names follow the order in which speakers first say a word.
         order = list(dict.fromkeys([u.speaker for u in utterances] + diar.speakers))
         rename = {old: speaker_name(i) for i, old in enumerate(order)}

@@ -1,0 +1,127 @@
+"""The who-speaks stage of ``annotate``: active speaker detection where it decides something, then the
+speakers joined from voice and face (``emocli.speakers``), written into the speech Result.
+
+``WhoSpeaks`` keeps the Light-ASD network loaded between inputs (batch workers reuse it) and, when
+its weights are missing, the one line that says which rule was used instead and how to get ASD.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from emocli.errors import EmocliError
+from emocli.results import ModelInfo
+from emocli.speakers.count import count_speakers, voice_profiles
+from emocli.speakers.join import VoiceEmbedder, join_speakers
+from emocli.speakers.relabel import relabel_result
+
+if TYPE_CHECKING:
+    from emocli.faces.asd_net import LightASD
+    from emocli.faces.video import VideoFaces
+    from emocli.media import MediaInfo
+    from emocli.speech.pipeline import SpeechOptions, SpeechResult
+
+ASD_MODES = ("auto", "on", "off")
+
+
+def asd_wanted(video_faces: VideoFaces, speech: Sequence[tuple[float, float]], mode: str) -> bool:
+    """Whether active speaker detection runs: ``on``: whenever a face is seen; ``auto``: when it
+    decides something, i.e. two or more face tracks are on screen during the speech (side by side,
+    or one after another across cuts); ``off``: never."""
+    if mode not in ASD_MODES:
+        raise EmocliError(f"Unknown --asd mode {mode!r}.", "Choose auto, on or off.")
+    if mode == "off" or not video_faces.track_ids:
+        return False
+    if mode == "on":
+        return True
+    return len(_tracks_in_speech(video_faces, speech)[0]) >= 2
+
+
+def _tracks_in_speech(
+    video_faces: VideoFaces, speech: Sequence[tuple[float, float]]
+) -> tuple[np.ndarray, int, int]:
+    """Track ids on screen during speech, sampled frames in speech with a face, sampled frames in speech."""
+    times = video_faces.sample_times
+    in_speech = np.zeros(len(times), bool)
+    for s, e in speech:
+        in_speech |= (times >= s) & (times < e)
+    rows = np.isin(video_faces.det_sample, np.flatnonzero(in_speech))
+    tracks = np.unique(video_faces.det_track[rows])
+    return tracks, len(np.unique(video_faces.det_sample[rows])), int(in_speech.sum())
+
+
+def one_face_through(video_faces: VideoFaces, speech: Sequence[tuple[float, float]]) -> bool:
+    """True when exactly one face track is on screen during the speech, on 80% of its samples."""
+    tracks, seen, total = _tracks_in_speech(video_faces, speech)
+    return len(tracks) == 1 and seen >= 0.8 * max(1, total)
+
+
+class WhoSpeaks:
+    """Run once per input: ``run`` relabels the speech result's utterances by person and returns the
+    face track ASD found saying each one (None when ASD did not run)."""
+
+    def __init__(self, mode: str = "auto", weights: Path | None = None, device: str = "cpu") -> None:
+        if mode not in ASD_MODES:
+            raise EmocliError(f"Unknown --asd mode {mode!r}.", "Choose auto, on or off.")
+        self.mode, self.weights, self.device = mode, weights, device
+        self._net: LightASD | str | None = None  # the network, or why it is not there
+
+    def network(self, warnings: list[str]) -> LightASD | None:
+        """The Light-ASD network, loaded once; without its weights, one warning line (once)."""
+        if self._net is None:
+            from emocli.errors import ModelUnavailableError
+            from emocli.faces.asd_net import load_asd
+
+            try:
+                self._net = load_asd(self.weights, device=self.device)
+            except ModelUnavailableError as e:
+                self._net = (
+                    "Active speaker detection is off (its Light-ASD weights are not installed): the "
+                    "speaking face was chosen by mouth motion. To use it: emocli models install asd "
+                    f"--from FILE ({e.message})"
+                )
+        if isinstance(self._net, str):
+            if self._net not in warnings:
+                warnings.append(self._net)
+            return None
+        return self._net
+
+    def run(
+        self,
+        path: Path,
+        info: MediaInfo,
+        speech: SpeechResult,
+        video_faces: VideoFaces | None,
+        speech_options: SpeechOptions,
+        embed: VoiceEmbedder | None,
+        warnings: list[str],
+    ) -> list[int | None] | None:
+        """Speakers from voice and face together; the count with how sure it is (in ``speech.result``)."""
+        result = speech.result
+        words = [w for u in result.utterances for w in u.words]
+        activity = None
+        if video_faces is not None and asd_wanted(video_faces, speech.speech, self.mode):
+            net = self.network(warnings)
+            if net is not None:
+                from emocli.faces.asd import analyse_speaking
+
+                activity = analyse_speaking(path, info, video_faces, speech.audio, speech.speech, net)
+                result.timing["asd"] = round(sum(activity.timing.values()), 3)
+        if activity is None:  # the voice decides, the faces stage applies its own rules
+            joined = join_speakers(words, None, None, speech.audio)
+            one = video_faces is not None and one_face_through(video_faces, speech.speech)
+            result.speaker_count = count_speakers(joined, speech.count_range, faces_used=False, one_face=one)
+            result.speaker_profiles = voice_profiles(result)
+            return None
+        joined = join_speakers(words, activity, video_faces, speech.audio, embed)
+        so = speech_options
+        tracks = relabel_result(
+            result, joined, so.max_pause, so.max_utterance, so.split_sentences, speech.speech
+        )
+        result.speaker_count = count_speakers(joined, speech.count_range, faces_used=True)
+        result.models["asd"] = ModelInfo("light-asd", "finetuning_TalkSet")
+        return tracks
