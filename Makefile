@@ -7,9 +7,11 @@ BIN := $(VENV)/bin
 # CPU build by default (a plain "torch" pulls a multi-GB CUDA build on Linux).
 # On a GPU server: make install TORCH="torch"
 TORCH ?= torch==2.13.0
-EMOCLI_DATA ?= ../shared/data
-INPUT ?= $(EMOCLI_DATA)/speech/jfk.flac
-VIDEO ?= $(EMOCLI_DATA)/clips/face_2.mp4
+# The shipped example (assets/README.md): a talking portrait saying happy, surprised, annoyed and
+# sad lines. `make demo VIDEO=talk.mp4` annotates your own video instead; INPUT=talk.wav also
+# transcribes an audio file.
+VIDEO ?= assets/example.mp4
+INPUT ?=
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint format clean
@@ -25,26 +27,10 @@ install: $(BIN)/.installed
 
 demo: install
 	@mkdir -p out
-	@if [ -f "$(INPUT)" ]; then \
-		$(BIN)/emocli transcribe "$(INPUT)" -o out/transcript.json --output-format all; \
-	else echo "No example audio at $(INPUT) (set EMOCLI_DATA or INPUT): transcribe skipped."; fi
-	@if [ -f "$(VIDEO)" ]; then \
-		$(BIN)/emocli annotate "$(VIDEO)" -o out/annotated.mp4 --output-format all; \
-	else \
-		echo "No example video at $(VIDEO) (set EMOCLI_DATA or VIDEO): annotating a generated test clip."; \
-		$(BIN)/python -c "$$MAKE_EXAMPLE" out/example.mp4 && \
-		$(BIN)/emocli annotate out/example.mp4 -o out/annotated.mp4 --output-format all; \
-	fi
-
-# A 4-second test pattern with a tone, made with the bundled ffmpeg (no speech, no face: the
-# annotated copy says so on every frame).
-define MAKE_EXAMPLE
-import subprocess, sys, imageio_ffmpeg
-subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y",
-    "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=4",
-    "-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-shortest", sys.argv[1]], check=True)
-endef
-export MAKE_EXAMPLE
+	@if [ -n "$(INPUT)" ]; then \
+		$(BIN)/emocli transcribe "$(INPUT)" -o out/transcript.json --output-format all; fi
+	$(BIN)/emocli annotate "$(VIDEO)" -o out/annotated.mp4 --output-format all
+	@echo "Open out/annotated.html in a browser: the video with its transcript and emotion timeline."
 
 lint: install
 	$(BIN)/ruff check emocli tests benchmarks

@@ -20,6 +20,7 @@ class AnnotatorLabelerFactory:
     options: AnnotateOptions
     per_utterance: bool = False
     annotate_dir: Path | None = None  # also write annotated videos here, mirroring the input tree
+    report: bool = False  # with annotate_dir: each video's OUT.json and OUT.html page beside it
 
     def __call__(self) -> AnnotatorLabeler:
         return AnnotatorLabeler(self)
@@ -43,10 +44,19 @@ class AnnotatorLabeler:
         return out
 
     def __call__(self, path: Path, rel: str) -> list[Row]:
-        analysis = self.annotator.annotate(path, self._video_out(rel))
+        video = self._video_out(rel)
+        analysis = self.annotator.annotate(path, video)
         result = analysis.result
         if not any(u.scores for u in result.utterances):
             raise NoSpeechError(f"No speech found in {rel}.", "Only faces were seen; no utterance to label.")
+        if self.spec.report and video is not None:
+            from emocli.fileio import write_text_atomic
+            from emocli.output.report import write_report
+            from emocli.output.writers import to_json
+
+            write_text_atomic(video.with_suffix(".json"), to_json(result))
+            shown = video if video.is_file() else None  # an audio-only clip renders no video
+            write_report(result.to_dict(), video.with_suffix(".html"), video=shown, picture=False)
         if self.spec.per_utterance:
             rows = []
             for i, u in enumerate(result.utterances):

@@ -142,7 +142,8 @@ def test_cli_writes_video_and_every_result_format(data_dir: Path, tmp_path: Path
     assert output.strip() == ""  # --quiet prints nothing
     names = sorted(p.name for p in tmp_path.iterdir())
     stem = "résultat final"
-    assert names == sorted([src.name, *(f"{stem}.{e}" for e in ("mp4", "json", "srt", "vtt", "csv", "rttm"))])
+    exts = ("mp4", "json", "srt", "vtt", "csv", "rttm", "html", "timeline.png")
+    assert names == sorted([src.name, *(f"{stem}.{e}" for e in exts)])
     doc = json.loads((tmp_path / f"{stem}.json").read_text())
     u = doc["utterances"][0]
     assert {"start", "end", "speaker", "text", "emotion", "confidence", "scores", "modality_scores"} <= set(u)

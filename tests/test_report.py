@@ -271,8 +271,25 @@ def test_annotated_example_shows_several_emotions_and_its_report(
     assert len(_rows(page)) == len(doc["utterances"]) and 'src="example.mp4"' in page
     assert out.with_suffix(".timeline.png").read_bytes().startswith(PNG)
     # the report command gives the same page from the JSON alone
-    again = out.with_name("again.html")
-    res = runner.invoke(app, ["report", str(out.with_suffix(".json")), "-o", str(again), "--no-picture"])
+    out.with_suffix(".html").unlink()
+    res = runner.invoke(app, ["report", str(out.with_suffix(".json")), "--no-picture"])
     assert res.exit_code == 0, res.output
-    assert again.read_text() == page
+    assert out.with_suffix(".html").read_text() == page
     assert write_report(doc, out.with_name("third.html"), video=out, picture=False)[0].read_text() == page
+
+
+@pytest.mark.slow
+def test_batch_report_writes_the_index_and_a_page_per_clip(tmp_path: Path) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "example.mp4").write_bytes(EXAMPLE.read_bytes())
+    (clips / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 3000)
+    out, ann = tmp_path / "labels.csv", tmp_path / "videos"
+    res = runner.invoke(app, ["batch", str(clips), "-o", str(out), "--annotate-dir", str(ann), "--report"])
+    assert res.exit_code == 0, res.output
+    index = (tmp_path / "labels.html").read_text()
+    assert _refs(index) == ["data:,", "videos/example.html"]
+    assert "truncated or corrupt" in index and "2 clips: 1 ok, 1 failed" in index
+    page = (ann / "example.html").read_text()
+    assert 'src="example.mp4"' in page and (ann / "example.json").is_file()
+    assert len(_rows(page)) == len(json.loads((ann / "example.json").read_text())["utterances"])

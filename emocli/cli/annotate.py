@@ -104,7 +104,8 @@ def annotate_command(
         typer.Option(
             "--output-format",
             "-f",
-            help="Results beside the video: json, srt, vtt, csv, rttm, a comma list, or all.",
+            help="Results beside the video: json, srt, vtt, csv, rttm, html (the report page), a comma list, "
+            "or all.",
         ),
     ] = "json,srt,csv",
     model: ModelOpt = None,

@@ -45,6 +45,14 @@ def batch_command(
     annotate_dir: Annotated[
         Path | None, typer.Option("--annotate-dir", help="Also write annotated videos into this folder.")
     ] = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Also write OUTPUT.html, an index page of the clips (with --annotate-dir: each clip's "
+            "OUT.json and OUT.html page beside its video, linked from the index).",
+        ),
+    ] = False,
     model: ModelOpt = None,
     modalities: ModalitiesOpt = "text,audio,visual",
     asr_model: AsrModelOpt = "base",
@@ -91,7 +99,7 @@ def batch_command(
         device=resolve_device(device),
     )
     factory = AnnotatorLabelerFactory(
-        options, per_utterance, annotate_dir.resolve() if annotate_dir else None
+        options, per_utterance, annotate_dir.resolve() if annotate_dir else None, report=report
     )
     batch_options = BatchOptions(
         recursive=recursive, glob=glob, jobs=jobs, resume=resume, per_utterance=per_utterance,
@@ -99,6 +107,10 @@ def batch_command(
     )  # fmt: skip
     with RichProgressHook(enabled=not quiet and is_interactive()) as hook:
         summary = run_batch(folder, output, factory, batch_options, hook)
+    if report:
+        from emocli.output.report_index import write_index
+
+        index = write_index(output, output.with_suffix(".html"), annotate_dir)
     if quiet:
         return
     from rich.table import Table
@@ -113,7 +125,7 @@ def batch_command(
     err.print(
         f"{summary.total} clips: {summary.ok} ok, {summary.failed} failed, {summary.skipped} already done. "
         f"{done} labelled in {summary.seconds:.1f}s ({summary.clips_per_minute:.1f} clips/min). "
-        f"Wrote {output}",
+        f"Wrote {output}{f' and {index}' if report else ''}",
         highlight=False,
     )
     for f, reason in summary.failures[:10]:
