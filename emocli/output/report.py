@@ -216,7 +216,9 @@ def build_page(d: dict[str, Any], page: Path, video: Path | None) -> str:
     meta = [f"{duration:.1f} s", f"{len(utts)} utterances", f"{n_spk} speaker{'s' if n_spk != 1 else ''}"]
     if d.get("language"):
         meta.append(f"language {d['language']}")
-    meta.append(f"emocli {d.get('emocli_version', '?')}")
+    version = f" {d['emocli_version']}" if d.get("emocli_version") else ""
+    if version:
+        meta.append(f"emocli{version}")
     legend = "".join(f'<li><span class="sw e-{e}"></span>{e}</li>' for e in EMOTIONS)
     gaps = [g for g in d.get("untranscribed") or [] if isinstance(g, dict)]
     top_line = f"Overall: {chip(*rd.top(overall))} {dist_bar(overall, 'overall')}" if overall else ""
@@ -267,8 +269,8 @@ numbers are in the transcript and the table below.</p>
 {models_and_timing(d)}
 </section>
 </main>
-<footer><p>Made by emocli {escape(str(d.get("emocli_version", "")))}. This page is self-contained: it loads
-nothing but the video beside it.</p></footer>
+<footer><p>Made by emocli{escape(version)}. This page is self-contained: it loads nothing but the
+video beside it.</p></footer>
 <script>
 {asset("report.js")}</script>
 </body>
