@@ -47,8 +47,8 @@ class AnnotateOptions:
     analysis_max_side: int = 640  # frames are analysed downscaled (4K included), drawn at full size
     device: str = "cpu"
     render: RenderOptions = field(default_factory=RenderOptions)
-    # Active speaker detection: "auto" where it decides something (two or more faces on screen, or
-    # a face that comes and goes), "on" for every face (a single face too: finds voices heard but not
+    # Active speaker detection: "auto" where it decides something (two or more faces on screen
+    # together during speech), "on" for every face (a single face too: finds voices heard but not
     # seen), "off" (the mouth-motion rule, faces/speaker.py).
     asd: str = "auto"
     asd_weights: Path | None = None  # None: EMOCLI_ASD_WEIGHTS, then the model cache
@@ -277,12 +277,18 @@ class Annotator:
 
     def _recognise(self, result: Result, audio: np.ndarray, visuals: list[UtteranceVisual]) -> None:
         """Run the whole conversation through the model at once (dialogue context), fill utterances."""
-        from emocli.model.inference import UtteranceInput
+        from emocli.features.audio import context_spans
+        from emocli.model.inference import MIN_AUDIO_SECONDS, UtteranceInput
 
         mods = self.options.modalities
         inputs = []
+        # Each utterance's voice is read with up to 1 s of the audio around it (never another
+        # utterance's), as the audio head was trained on whole clips, silence around the speech included.
+        spans = context_spans([(u.start, u.end) for u in result.utterances], len(audio) / SAMPLE_RATE)
         for i, u in enumerate(result.utterances):
-            clip = audio[int(u.start * SAMPLE_RATE) : int(u.end * SAMPLE_RATE)] if "audio" in mods else None
+            clip = None
+            if "audio" in mods and u.end - u.start >= MIN_AUDIO_SECONDS:  # shorter: no usable prosody
+                clip = audio[int(spans[i][0] * SAMPLE_RATE) : int(spans[i][1] * SAMPLE_RATE)]
             vis = visuals[i] if i < len(visuals) else None
             frames = vis.frame_probs if vis is not None and vis.scores is not None else None
             inputs.append(

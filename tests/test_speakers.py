@@ -220,3 +220,23 @@ def test_voice_profiles_follow_the_result_speakers() -> None:
 def test_join_options_are_frozen() -> None:
     with pytest.raises(AttributeError):
         JoinOptions().min_prob = 0.1  # type: ignore[misc]
+
+
+def test_asd_runs_in_auto_only_where_faces_are_on_screen_together() -> None:
+    from emocli.errors import EmocliError
+    from emocli.speakers.stage import asd_wanted, one_face_through
+
+    speech = [(0.0, 20.0)]
+    together = video_faces(FACES2)
+    one_after_another = video_faces(
+        {0: (0.0, 9.8, (100, 100, 300, 300)), 1: (10.0, 20.0, (700, 100, 900, 300))}
+    )
+    single = video_faces({0: FACES2[0]})
+    assert asd_wanted(together, speech, "auto")
+    assert not asd_wanted(one_after_another, speech, "auto")  # cuts between people: one face to show
+    assert not asd_wanted(single, speech, "auto") and asd_wanted(single, speech, "on")
+    assert not asd_wanted(together, speech, "off")
+    assert not asd_wanted(together, [(25.0, 30.0)], "auto")  # together only where nobody speaks
+    assert one_face_through(single, speech) and not one_face_through(together, speech)
+    with pytest.raises(EmocliError):
+        asd_wanted(single, speech, "sometimes")

@@ -130,8 +130,9 @@ def annotate_command(
         typer.Option(
             "--asd",
             help="Active speaker detection (who speaks, from lips and sound): auto (where two or more "
-            "faces are on screen during speech), on (every face, also to find voices heard but not "
-            "seen), off (the mouth-motion rule). Needs the Light-ASD weights: emocli models install asd.",
+            "faces are on screen together during speech), on (every face, also to find voices heard "
+            "but not seen), off (the mouth-motion rule). Needs the Light-ASD weights: emocli models "
+            "install asd.",
         ),
     ] = "auto",
     asd_weights: Annotated[
@@ -154,7 +155,7 @@ def annotate_command(
     from emocli.faces.detect import DETECTORS
     from emocli.fileio import check_output_path
     from emocli.media import probe
-    from emocli.output.writers import output_paths, parse_formats, write_outputs
+    from emocli.output.writers import output_paths, parse_formats, untranscribed_summary, write_outputs
     from emocli.pipeline import AnnotateOptions, Annotator
 
     # Everything cheap is checked before any model loads.
@@ -206,6 +207,8 @@ def annotate_command(
         print_summary(result)
     if result.speaker_count is not None:
         err.print(f"Speakers: {result.speaker_count.summary()}", highlight=False)
+    if untranscribed_summary(result):
+        err.print(f"Transcript: {untranscribed_summary(result)}", highlight=False)
     files = ([str(output)] if render else []) + [str(p) for p in written]
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.timing.items() if "." not in k)
     err.print(f"Wrote {', '.join(files)}\nTime per stage: {stages}", highlight=False)

@@ -26,19 +26,28 @@ if TYPE_CHECKING:
     from emocli.speech.pipeline import SpeechOptions, SpeechResult
 
 ASD_MODES = ("auto", "on", "off")
+MIN_TOGETHER_S = 1.0  # seconds of speech with two or more faces on screen for "auto" to run ASD
 
 
 def asd_wanted(video_faces: VideoFaces, speech: Sequence[tuple[float, float]], mode: str) -> bool:
-    """Whether active speaker detection runs: ``on``: whenever a face is seen; ``auto``: when it
-    decides something, i.e. two or more face tracks are on screen during the speech (side by side,
-    or one after another across cuts); ``off``: never."""
+    """Whether active speaker detection runs: ``on``: whenever a face is seen; ``auto``: where it
+    decides something, i.e. two or more faces are on screen together during the speech for at least
+    ``MIN_TOGETHER_S`` (side by side, a grid, a wide shot); one face at a time (a talk, cuts between
+    people) keeps the cheaper rules, since the only face on screen is the one to show; ``off``: never."""
     if mode not in ASD_MODES:
         raise EmocliError(f"Unknown --asd mode {mode!r}.", "Choose auto, on or off.")
     if mode == "off" or not video_faces.track_ids:
         return False
     if mode == "on":
         return True
-    return len(_tracks_in_speech(video_faces, speech)[0]) >= 2
+    times = video_faces.sample_times
+    in_speech = np.zeros(len(times), bool)
+    for s, e in speech:
+        in_speech |= (times >= s) & (times < e)
+    rows = in_speech[video_faces.det_sample]
+    faces_per_sample = np.bincount(video_faces.det_sample[rows], minlength=len(times))
+    together = int((faces_per_sample >= 2).sum())
+    return together / max(video_faces.sample_fps, 1e-6) >= MIN_TOGETHER_S
 
 
 def _tracks_in_speech(
