@@ -14,6 +14,12 @@
 An utterance's vector is the mean and standard deviation of its frame states (2 x dim), then
 standardised per speaker (``speaker_standardise``): the reference measurements show that removing
 each speaker's own voice statistics matters more than the classifier.
+
+The audio heads are trained on whole acted clips: the speech with the silence around it (RAVDESS
+training clips: median 0.99 s before the speech, 0.85 s after). An utterance cut at its first and last
+word reads differently (RAVDESS actors 17-18 through annotate, 7-class accuracy 0.667 against 0.858
+for the whole clips, both standardised per actor), so ``context_spans`` widens each utterance by up to
+``AUDIO_CONTEXT_SECONDS`` into the audio around it, never into another utterance.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ if TYPE_CHECKING:
 # For new audio heads. RAVDESS 17-18, mean of 10 seeds (MODEL_CARD.md): 8-class accuracy 0.810 and
 # 7-class 0.853 for layers 1 + 6, against 0.769 / 0.838 for the last layer alone, 0.804 / 0.835 layer 1.
 DEFAULT_AUDIO_ENCODER = "whisper:1,6"
+# Audio around an utterance read with it, each side (about the silence around the training clips' speech).
+AUDIO_CONTEXT_SECONDS = 1.0
 MIN_SECONDS = 0.5  # shorter clips are zero-padded: the encoder needs a few frames to say anything
 WINDOW_SECONDS = 30.0  # Whisper's positional table covers 30 s (1500 states)
 
@@ -240,9 +248,13 @@ def speaker_standardise(
     """Standardise (N, D) utterance features by each speaker's own mean and std.
 
     With few utterances a speaker's statistics are noisy (and one utterance has no spread), so
-    they are shrunk towards the training set's global statistics as if ``prior`` utterances
-    at the global values had been seen: ``mean_s = (n * mean_obs + prior * mean_g) / (n + prior)``,
-    the same for the variance. Training and inference use this same rule.
+    they are shrunk towards population statistics as if ``prior`` utterances at those values had
+    been seen: ``mean_s = (n * mean_obs + prior * mean_g) / (n + prior)``, the same for the
+    variance. Training and inference use this same rule. Training and ``evaluate`` pass the training
+    utterances' mean as ``global_mean``, as the shipped heads were trained; annotate passes the mean
+    over training speakers (``speaker_means_mean``) where the model has it: its speakers often have
+    one or a few utterances, where that prior is what the utterance is read against (see
+    ``emocli.model.inference``).
     """
     x = np.asarray(features, dtype=np.float64)
     out = np.empty_like(x)
@@ -258,3 +270,45 @@ def speaker_standardise(
         var = (n * v_obs + prior * gv) / (n + prior)
         out[idx] = (x[idx] - mean) / np.sqrt(var + 1e-6)
     return out.astype(np.float32)
+
+
+def context_spans(
+    spans: Sequence[tuple[float, float]], duration: float, pad: float = AUDIO_CONTEXT_SECONDS
+) -> list[tuple[float, float]]:
+    """The audio to encode for each utterance (seconds): its (start, end) widened by up to ``pad`` on
+    each side, as the audio heads' training clips carry silence around their speech, but never into
+    another utterance (an overlapping one leaves that side as it is) nor outside [0, duration].
+
+    Sorted sweeps, O(n log n) for n utterances: each side stops at the latest end of the utterances
+    that start earlier, and at the earliest start of those that end later.
+    """
+    n = len(spans)
+    lo = [min(s, max(0.0, s - pad)) for s, _ in spans]
+    hi = [max(e, min(duration, e + pad)) for _, e in spans]
+    by_start = sorted(range(n), key=lambda i: spans[i][0])
+    latest_end, k = float("-inf"), 0
+    for pos, i in enumerate(by_start):
+        while k < pos and spans[by_start[k]][0] < spans[i][0]:  # those that start strictly earlier
+            latest_end = max(latest_end, spans[by_start[k]][1])
+            k += 1
+        lo[i] = max(lo[i], min(latest_end, spans[i][0]))
+    by_end = sorted(range(n), key=lambda i: -spans[i][1])
+    earliest_start, k = float("inf"), 0
+    for pos, i in enumerate(by_end):
+        while k < pos and spans[by_end[k]][1] > spans[i][1]:  # those that end strictly later
+            earliest_start = min(earliest_start, spans[by_end[k]][0])
+            k += 1
+        hi[i] = min(hi[i], max(earliest_start, spans[i][1]))
+    return list(zip(lo, hi, strict=True))
+
+
+def speaker_means_mean(features: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
+    """(N, D) raw pooled vectors -> (D,) the mean over speakers of each speaker's mean vector.
+
+    The prior mean of a speaker heard for the first time: every speaker weighs the same, where the
+    mean over utterances leans to the speakers with the most clips (TESS's two speakers give 700 of
+    the shipped audio head's 1,660 training clips)."""
+    x = np.asarray(features, dtype=np.float64)
+    spk = np.asarray(list(speakers), dtype=object)
+    means = [x[spk == s].mean(0) for s in dict.fromkeys(spk.tolist())]
+    return np.mean(means, axis=0).astype(np.float32)
