@@ -277,3 +277,26 @@ def test_bad_asd_options_are_one_line_errors(tmp_path: Path) -> None:
     )
     assert_one_line_error(res.exit_code, res.output, "No Light-ASD weights file")
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_long_videos_are_scored_in_chunks_with_the_same_evidence(tmp_path: Path) -> None:
+    from emocli.faces.asd import ASDOptions
+
+    path = tmp_path / "talk.mp4"
+    src = "testsrc2=size=640x360:rate=25:duration=6"
+    cmd = [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", src,
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    vf = video_faces({0: (0.0, 20.0, (100, 100, 300, 300))})
+    audio = np.random.default_rng(1).normal(scale=0.1, size=6 * 16000).astype(np.float32)
+    net = random_asd(0)
+    whole = analyse_speaking(path, probe(path), vf, audio, [(0.0, 6.0)], net, ASDOptions(chunk=750))
+    parts = analyse_speaking(path, probe(path), vf, audio, [(0.0, 6.0)], net, ASDOptions(chunk=50))
+    assert whole.visible.all() and parts.visible.all() and len(whole.frames) == 150
+    # Windows start at the same frames (chunks end on window boundaries here): the same logits,
+    # but for the 5-frame smoothing at the two chunk ends (2 frames either side).
+    near_end = np.zeros(150, bool)
+    for b in (50, 100):
+        near_end[b - 2 : b + 2] = True
+    np.testing.assert_allclose(parts.asd[:, ~near_end], whole.asd[:, ~near_end], atol=1e-5)
+    assert np.abs(parts.asd - whole.asd).max() < 0.2

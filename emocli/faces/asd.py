@@ -48,6 +48,7 @@ class ASDOptions:
     window: int = 25
     smooth: int = 5  # moving average of the logits over this many frames (upstream: 5)
     dark_percentile: float = 8.0  # a mouth pixel is "dark" below this percentile of its track's crops
+    chunk: int = 750  # frames scored at a time (30 s): bounds the memory of long videos
 
 
 @dataclass
@@ -298,7 +299,13 @@ def analyse_speaking(
     opts: ASDOptions = ASDOptions(),
     sample_rate: int = 16_000,
 ) -> SpeakingActivity:
-    """Speaking evidence for every face track around the speech ``regions`` (seconds)."""
+    """Speaking evidence for every face track around the speech ``regions`` (seconds).
+
+    Frames are decoded once, in order, and scored in chunks of ``chunk`` frames (30 s): memory holds
+    one chunk's crops (12.5 KB per face and frame), not the whole video's. A run of frames that
+    crosses a chunk's end starts a new network window there, and the mouth-opening threshold (a
+    percentile) is per track and chunk; the same input always gives the same scores.
+    """
     t0 = time.perf_counter()
     frames = frames_around(regions, min(info.duration, len(audio) / sample_rate), opts.pad_s)
     tracks = video_faces.track_ids
@@ -308,40 +315,38 @@ def analyse_speaking(
     boxes = np.zeros((k, n, 4), np.float32)
     for i, tr in enumerate(tracks):
         boxes[i], visible[i] = track_boxes(video_faces, tr, times)
-    crops: dict[int, np.ndarray] = {
-        i: np.zeros((int(visible[i].sum()), CROP, CROP), np.uint8) for i in range(k)
-    }
-    slot = np.cumsum(visible, axis=1) - 1  # (K, N) position of frame j among track i's visible frames
-    pos = {int(f): j for j, f in enumerate(frames)}
-    got = np.zeros(n, bool)
-    if k and n:
-        w, _ = scaled_size(int(info.width or 0), int(info.height or 0), opts.max_side)
-        scale = w / max(1, int(info.width or w))
-        for f, grey in read_grey_frames(path, info, frames, opts.max_side):
-            j = pos.get(f)
-            if j is None:
-                continue
-            got[j] = True
-            for i in range(k):
-                if visible[i, j]:
-                    crops[i][slot[i, j]] = mouth_crop(grey, boxes[i, j], scale)
-    visible &= got[None, :]
-    t1 = time.perf_counter()
-    level = loudness(audio, frames, sample_rate)
-    from emocli.faces.asd_net import mfcc
-
-    mfcc_all = mfcc(audio, sample_rate)  # (M, 13), 100 per second: 4 per video frame
     opening = np.full((k, n), np.nan, np.float32)
     logits = np.full((k, n), np.nan, np.float32)
-    for i in range(k):
-        cols = np.flatnonzero(visible[i])
-        track_crops = crops[i][slot[i, cols]] if len(cols) else crops[i][:0]
-        opening[i, cols] = mouth_opening(track_crops, opts.dark_percentile)
-        for a, b in _runs(frames[cols]):
-            c = cols[a:b]
-            logits[i, c] = _smooth(
-                _asd_logits(net, track_crops[a:b], mfcc_all, int(frames[c[0]]), opts), opts.smooth
-            )
+    got = np.zeros(n, bool)
+    t_score = 0.0
+    if k and n:
+        from emocli.faces.asd_net import mfcc
+
+        mfcc_all = mfcc(audio, sample_rate)  # (M, 13), 100 per second: 4 per video frame
+        w, _ = scaled_size(int(info.width or 0), int(info.height or 0), opts.max_side)
+        scale = w / max(1, int(info.width or w))
+        chunk = max(opts.window, opts.chunk // opts.window * opts.window)
+        crops = np.zeros((k, min(chunk, n), CROP, CROP), np.uint8)  # (K, chunk, 112, 112)
+        lo = 0
+
+        def flush(hi: int) -> float:
+            t = time.perf_counter()
+            _score_chunk(net, crops[:, : hi - lo], frames, visible, lo, hi, mfcc_all, opening, logits, opts)
+            return time.perf_counter() - t
+
+        for j, (_frame, grey) in enumerate(read_grey_frames(path, info, frames, opts.max_side)):
+            if j - lo >= chunk:
+                t_score += flush(j)
+                lo = j
+            got[j] = True
+            for i in np.flatnonzero(visible[:, j]):
+                crops[i, j - lo] = mouth_crop(grey, boxes[i, j], scale)
+        hi = int(got.sum())
+        visible[:, hi:] = False  # frames past the end of the video
+        t_score += flush(hi)
+    visible &= got[None, :]
+    opening[~visible] = np.nan
+    logits[~visible] = np.nan
     # Speaking needs a voice: outside the VAD's speech (pauses, the padding) nobody speaks, whatever
     # the lips do (Light-ASD keeps scoring a moving mouth through the pauses between phrases).
     voiced = np.zeros(n, bool)
@@ -350,5 +355,32 @@ def analyse_speaking(
     speaking = (1.0 / (1.0 + np.exp(-np.nan_to_num(logits, nan=0.0)))).astype(np.float32)
     speaking[:, ~voiced] = 0.0
     speaking[~visible] = np.nan
-    timing = {"decode+crop": round(t1 - t0, 3), "score": round(time.perf_counter() - t1, 3)}
+    total = time.perf_counter() - t0
+    level = loudness(audio, frames, sample_rate)
+    timing = {"decode+crop": round(total - t_score, 3), "score": round(t_score, 3)}
     return SpeakingActivity(float(ASD_FPS), frames, tracks, visible, opening, level, logits, speaking, timing)
+
+
+def _score_chunk(
+    net: LightASD,
+    crops: np.ndarray,
+    frames: np.ndarray,
+    visible: np.ndarray,
+    lo: int,
+    hi: int,
+    mfcc_all: np.ndarray,
+    opening: np.ndarray,
+    logits: np.ndarray,
+    opts: ASDOptions,
+) -> None:
+    """Mouth opening and Light-ASD logits of columns ``lo:hi`` for every track (in place)."""
+    for i in range(visible.shape[0]):
+        cols = np.flatnonzero(visible[i, lo:hi])  # positions within the chunk
+        if len(cols) == 0:
+            continue
+        track_crops = crops[i, cols]
+        opening[i, lo + cols] = mouth_opening(track_crops, opts.dark_percentile)
+        for a, b in _runs(frames[lo + cols]):
+            c = lo + cols[a:b]
+            raw = _asd_logits(net, track_crops[a:b], mfcc_all, int(frames[c[0]]), opts)
+            logits[i, c] = _smooth(raw, opts.smooth)
