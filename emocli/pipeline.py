@@ -210,6 +210,7 @@ class Annotator:
                     self.speech.options,
                     self.speech.voice_embedder(),
                     warnings,
+                    rediarize=lambda k: self.speech.diarizer(speech.audio, speech.speech, k).turns,
                 )
         visuals: list[UtteranceVisual] = []
         if video_faces is not None:

@@ -240,3 +240,25 @@ def test_asd_runs_in_auto_only_where_faces_are_on_screen_together() -> None:
     assert one_face_through(single, speech) and not one_face_through(together, speech)
     with pytest.raises(EmocliError):
         asd_wanted(single, speech, "sometimes")
+
+
+def test_when_every_mouth_moves_the_voice_is_clustered_into_as_many_as_the_faces() -> None:
+    from emocli.results import Turn
+    from emocli.speakers.stage import WhoSpeaks
+
+    words = words_between(0, 10, "SPEAKER_00")  # the voice found one cluster for two people
+    act = activity(np.full((2, N), 0.97))  # both mouths move all the time
+    asked: list[int] = []
+
+    def rediarize(k: int) -> list[Turn]:
+        asked.append(k)
+        return [Turn(0.0, 5.0, "SPEAKER_00"), Turn(5.0, 10.0, "SPEAKER_01")]
+
+    out = WhoSpeaks._more_voices(words, act, video_faces(FACES2), [(0.0, 10.0)], rediarize)
+    assert asked == [2]
+    assert {w.speaker for w in out if w.start < 5} == {"SPEAKER_00"}
+    assert {w.speaker for w in out if w.start >= 5.1} == {"SPEAKER_01"}
+    # Listeners still (ASD decides): the voice clusters are left as they are.
+    still = activity(np.stack([during([(0, 5)]), during([(5, 10)])]))
+    assert WhoSpeaks._more_voices(words, still, video_faces(FACES2), [(0.0, 10.0)], rediarize) == words
+    assert asked == [2]
