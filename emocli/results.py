@@ -136,6 +136,33 @@ class ModelInfo:
 
 
 @dataclass
+class Untranscribed:
+    """A stretch of speech (voice activity, 1 s or longer) that has no words, and why."""
+
+    start: float
+    end: float
+    reason: str  # e.g. "no words decoded", "repetition loop cut" (emocli.speech.asr)
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
+@dataclass
+class RepetitionCut:
+    """A decoding that fell into a loop (one word or phrase said many times in a row) and what was
+    done: ``decoded again`` (a second decoding without the loop replaced it) or ``cut`` (to its
+    first ``kept`` occurrences)."""
+
+    start: float  # the loop's first word, seconds
+    end: float  # its last word, before anything was done
+    phrase: str  # the repeated word or phrase
+    repeats: int  # times it was said in a row in the decoding
+    action: str  # "decoded again" or "cut"
+    kept: int = 0  # occurrences kept in the transcript ("cut"); 0 when decoded again
+
+
+@dataclass
 class Result:
     """Everything emocli knows about one input; what the JSON writer serialises."""
 
@@ -149,15 +176,35 @@ class Result:
     language: str | None = None
     models: dict[str, ModelInfo] = field(default_factory=dict)  # role (asr, diarizer, ...) -> model
     frames: list[FrameResult] = field(default_factory=list)
+    speech_duration: float | None = None  # seconds of speech the voice activity detector found
+    # Speech without words (each stretch 1 s or longer), and decodings cut out of a repetition loop.
+    untranscribed: list[Untranscribed] = field(default_factory=list)
+    repetitions: list[RepetitionCut] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)  # stage -> seconds of wall time
     emocli_version: str = __version__
 
-    def to_dict(self) -> dict[str, Any]:
+    def repetition_cut(self, u: Utterance) -> bool:
+        """Whether a repetition loop was cut inside utterance ``u`` (it holds the loop's first word)."""
+        starts = {r.start for r in self.repetitions if r.action == "cut"}
+        return any(w.start in starts for w in u.words)
+
+    @property
+    def untranscribed_seconds(self) -> float:
+        return round(sum(x.duration for x in self.untranscribed), 3)
+
+    def to_dict(self, timing: bool = True) -> dict[str, Any]:
+        """The JSON form; ``timing=False`` leaves out the wall times (the only field that changes
+        when the same input is run again)."""
         d = asdict(self)
         if not self.frames:
             d.pop("frames")
         if self.speaker_count is None:
             d.pop("speaker_count")
+        if not timing:
+            d.pop("timing")
+        # Derived from the times, so it holds after utterances are rebuilt (who speaks, annotate).
+        for u, ud in zip(self.utterances, d["utterances"], strict=True):
+            ud["repetition_cut"] = self.repetition_cut(u)
         return d
 
     @classmethod
@@ -165,6 +212,7 @@ class Result:
         utts = []
         for u in d.get("utterances", []):
             u = dict(u)
+            u.pop("repetition_cut", None)  # derived from ``repetitions`` (to_dict)
             u["words"] = [Word(**w) for w in u.get("words", [])]
             utts.append(Utterance(**u))
         frames = [
@@ -190,6 +238,9 @@ class Result:
             language=d.get("language"),
             models={k: ModelInfo(**v) for k, v in d.get("models", {}).items()},
             frames=frames,
+            speech_duration=d.get("speech_duration"),
+            untranscribed=[Untranscribed(**x) for x in d.get("untranscribed", [])],
+            repetitions=[RepetitionCut(**x) for x in d.get("repetitions", [])],
             timing=dict(d.get("timing", {})),
             emocli_version=d.get("emocli_version", __version__),
         )

@@ -112,7 +112,7 @@ def transcribe_command(
     from emocli.errors import InputError
     from emocli.fileio import check_output_path
     from emocli.media import probe
-    from emocli.output.writers import output_paths, write_outputs
+    from emocli.output.writers import output_paths, untranscribed_summary, write_outputs
     from emocli.speech.pipeline import SpeechPipeline
 
     # Everything that can be checked cheaply is checked before models load and work starts.
@@ -145,6 +145,7 @@ def transcribe_command(
     print_transcript(speech.result)
     err.print(
         f"Speakers: {speech.result.speaker_count.summary()}. {len(speech.result.utterances)} utterances, "
-        f"language {speech.result.language}. Wrote {', '.join(str(p) for p in written)}",
+        f"language {speech.result.language}; {untranscribed_summary(speech.result)}. "
+        f"Wrote {', '.join(str(p) for p in written)}",
         highlight=False,
     )

@@ -186,9 +186,11 @@ class CaptionRenderer:
         self.options = options
         self._caption_cache: dict[int, tuple[Sprite, int]] = {}
         self._labels = {e: text_sprite(e, self.L.px(15), (235, 235, 235)) for e in EMOTIONS}
+        # "untranscribed": speech without words (Result.untranscribed), where a caption would be.
+        quiet = {"no_face": "no face", "no_speech": "no speech", "untranscribed": "(speech not transcribed)"}
         self._quiet = {
             k: text_sprite(v, self.L.px(16), (200, 200, 200), outline=max(1, self.L.px(1.5)))
-            for k, v in {"no_face": "no face", "no_speech": "no speech"}.items()
+            for k, v in quiet.items()
         }
         self._tags: dict[str, Sprite] = {}
         self._smoothed: np.ndarray | None = None
@@ -267,9 +269,15 @@ class CaptionRenderer:
 
     # -- one frame ----------------------------------------------------------------------------
     def draw(
-        self, frame: np.ndarray, utt_index: int | None, utt: Utterance | None, faces: list[FaceOverlay]
+        self,
+        frame: np.ndarray,
+        utt_index: int | None,
+        utt: Utterance | None,
+        faces: list[FaceOverlay],
+        untranscribed: bool = False,
     ) -> None:
-        """Draw overlays on ``frame`` (H, W, 3) uint8 RGB in place."""
+        """Draw overlays on ``frame`` (H, W, 3) uint8 RGB in place. ``untranscribed``: the frame lies
+        in speech that got no words (it says so where a caption would be)."""
         L = self.L
         margin = L.px(14)
         caption_top = L.height
@@ -280,7 +288,7 @@ class CaptionRenderer:
             sprite.blit(frame, cx, cy)
             caption_top = cy
         else:
-            q = self._quiet["no_speech"]
+            q = self._quiet["untranscribed" if untranscribed else "no_speech"]
             q.blit(frame, (L.width - q.size[0]) // 2, L.height - q.size[1] - margin)
             caption_top = L.height - q.size[1] - 2 * margin
 
@@ -338,6 +346,7 @@ def render_video(
     """
     info = info or probe(source)
     utts = sorted(result.utterances, key=lambda u: u.start)
+    gaps = [(x.start, x.end) for x in result.untranscribed]
     fps = info.fps or 25.0
     total = max(1, round(info.duration * fps))
     n = 0
@@ -375,6 +384,7 @@ def render_video(
                     idx,
                     utts[idx] if idx is not None else None,
                     overlay_at(fr.time) if overlay_at else [],
+                    untranscribed=any(s <= fr.time < e for s, e in gaps),
                 )
                 canvas.flush()
                 writer.write_i420(fr.image)

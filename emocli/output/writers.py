@@ -66,23 +66,53 @@ def caption_text(u: Utterance) -> str:
     return f"{head}: {u.text.strip()}"
 
 
+NOT_TRANSCRIBED = "(speech not transcribed)"
+
+
+def untranscribed_summary(result: Result) -> str:
+    """One phrase for the summary line: how much speech has no words, and any loops caught."""
+    if result.speech_duration is None:  # a result from before emocli reported it
+        return ""
+    n, secs = len(result.untranscribed), result.untranscribed_seconds
+    if n == 0:
+        text = "untranscribed speech: none"
+    else:
+        share = secs / max(result.speech_duration, 1e-9)
+        text = (
+            f"untranscribed speech: {secs:.1f} s of {result.speech_duration:.1f} s ({share:.0%}) in {n} "
+            f"stretch{'es' if n != 1 else ''} (listed under untranscribed in the JSON)"
+        )
+    if result.repetitions:
+        k = len(result.repetitions)
+        text += f"; {k} repetition loop{'s' if k != 1 else ''} caught (repetitions in the JSON)"
+    return text
+
+
+def _cues(result: Result) -> list[tuple[float, float, str | None, str]]:
+    """(start, end, speaker, text) of every caption: the utterances, and the speech without words."""
+    cues = [(u.start, u.end, u.speaker, caption_text(u)) for u in result.utterances]
+    cues += [(x.start, x.end, None, NOT_TRANSCRIBED) for x in result.untranscribed]
+    return sorted(cues, key=lambda c: (c[0], c[1]))
+
+
 def to_json(result: Result) -> str:
     return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
 def to_srt(result: Result) -> str:
     blocks = [
-        f"{i}\n{_clock(u.start, ',')} --> {_clock(u.end, ',')}\n{caption_text(u)}\n"
-        for i, u in enumerate(result.utterances, 1)
+        f"{i}\n{_clock(s, ',')} --> {_clock(e, ',')}\n{text}\n"
+        for i, (s, e, _, text) in enumerate(_cues(result), 1)
     ]
     return "\n".join(blocks)
 
 
 def to_vtt(result: Result) -> str:
     blocks = ["WEBVTT\n"]
-    for u in result.utterances:
-        text = caption_text(u).replace("-->", "->")
-        blocks.append(f"{_clock(u.start, '.')} --> {_clock(u.end, '.')}\n<v {u.speaker}>{text}\n")
+    for s, e, speaker, text in _cues(result):
+        text = text.replace("-->", "->")
+        voice = f"<v {speaker}>" if speaker is not None else ""
+        blocks.append(f"{_clock(s, '.')} --> {_clock(e, '.')}\n{voice}{text}\n")
     return "\n".join(blocks)
 
 

@@ -5,6 +5,24 @@ Backends are chosen by name from ``ASR_BACKENDS``; the default is Whisper throug
 
 Long inputs are decoded block by block (``vad.plan_blocks``): long silences are skipped and each
 block is at most a few minutes long, so memory stays flat whatever the input's duration.
+
+Same input, same words (issue 16). faster-whisper's default falls back to *sampling* at
+temperatures 0.2-1.0 when a decoding looks bad (gzip compression ratio > 2.4 or mean log-probability
+< -1). CTranslate2 draws those samples from a per-thread generator seeded from
+``std::random_device``, so the same file gave other words in each process (AMI dev00: three runs,
+three texts at temperature 0.2), and ``ctranslate2.set_random_seed`` cannot repair it: the generator
+is made once per decoding thread, so a later file continues the stream of the earlier ones. Here
+every decoding is beam search at temperature 0, and the failures the fallback was for are handled
+without chance:
+
+- A repetition loop (repetition.py) is decoded again alone, with a repetition penalty and no
+  repeated 3-grams; if that loops too, it is cut to its first ``repetition.KEEP`` occurrences.
+  Both are listed in ``repetitions``.
+- Speech (voice activity) that got no words is decoded again stretch by stretch, in the stretch's
+  own language when Whisper is sure of it. Whisper leaves such stretches when it judges a 30 s
+  window to be silence, and when it jumps over speech in a language it was not decoding (a Russian
+  then Portuguese opening decoded as English: 19 s without a word). Stretches of 1 s or more that
+  still have no words are listed in ``untranscribed``, with the reason.
 """
 
 from __future__ import annotations
@@ -18,13 +36,20 @@ import numpy as np
 
 from emocli.errors import EmocliError, ModelUnavailableError
 from emocli.hooks import ProgressHook, null_hook
-from emocli.results import Word
+from emocli.results import RepetitionCut, Untranscribed, Word
+from emocli.speech.coverage import LOOP_CUT, NOT_SPEECH, uncovered, unexplained
+from emocli.speech.repetition import KEEP, cut_loop, word_loops
 from emocli.speech.vad import Region, plan_blocks
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
 SAMPLE_RATE = 16_000
+RETRY_PAD = 0.2  # s of context either side of a stretch decoded again
+RETRY_PASSES = 2  # stretches still without words after one pass are decoded alone once more
+LANGUAGE_SWITCH = 0.5  # a stretch is decoded in its own language when Whisper is this sure of it
+NO_SPEECH_PROB, LOW_LOGPROB = 0.6, -1.0  # Whisper's own rule for "this window is not speech"
+LOOP_RETRY: dict[str, Any] = {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
 
 
 @dataclass
@@ -33,6 +58,8 @@ class AsrSegment:
     end: float
     text: str
     words: list[Word] = field(default_factory=list)
+    no_speech_prob: float = 0.0  # Whisper's probability that its 30 s window holds no speech
+    avg_logprob: float = 0.0  # mean log-probability of the window's decoded tokens
 
 
 @dataclass
@@ -40,6 +67,8 @@ class AsrOutput:
     segments: list[AsrSegment]
     language: str | None
     language_probability: float | None = None
+    untranscribed: list[Untranscribed] = field(default_factory=list)  # speech left without words
+    repetitions: list[RepetitionCut] = field(default_factory=list)  # loops caught
 
     @property
     def words(self) -> list[Word]:
@@ -120,34 +149,170 @@ class FasterWhisperASR:
         hook: ProgressHook = null_hook,
     ) -> AsrOutput:
         duration = len(audio) / SAMPLE_RATE
-        language = self.check_language(language)
+        forced = language = self.check_language(language)
         regions = list(speech) if speech is not None else [(0.0, duration)]
         blocks = plan_blocks(regions, duration, max_block=self.max_block)
         total = sum(e - s for s, e in blocks)
         done = 0.0
         segments: list[AsrSegment] = []
+        repetitions: list[RepetitionCut] = []
+        notes: list[Untranscribed] = []  # why a stretch has no words, where that is known
         probability: float | None = None
         hook("transcribe", completed=0.0, total=total)
         for b_start, b_end in blocks:
-            chunk = audio[int(b_start * SAMPLE_RATE) : int(b_end * SAMPLE_RATE)]
-            raw, info = self.model.transcribe(
-                chunk,
-                language=language,
-                beam_size=self.beam_size,
-                word_timestamps=True,
-                vad_filter=False,  # blocks already hold speech only (our VAD)
-                condition_on_previous_text=self.condition_on_previous_text,
-            )
-            for seg in raw:  # a generator: decoding happens while we iterate
-                segments.append(_convert(seg, b_start))
-                hook("transcribe", completed=done + min(seg.end, b_end - b_start), total=total)
+
+            def progress(t: float, done: float = done, size: float = b_end - b_start) -> None:
+                hook("transcribe", completed=done + min(t, size), total=total)
+
+            segs, info = self._decode(audio, b_start, b_end, language, progress)
             if language is None:
                 # The first block's language holds for the rest (a later block could be
-                # misdetected from a few words).
+                # misdetected from a few words); stretches left without words get their own.
                 language, probability = info.language, info.language_probability
+            segs = self._repair_loops(audio, segs, (b_start, b_end), language, repetitions, notes)
+            if speech is not None:
+                inside = [(max(s, b_start), min(e, b_end)) for s, e in regions if e > b_start and s < b_end]
+                segs += self._fill_gaps(
+                    audio, inside, segs, (b_start, b_end), (language, forced), repetitions, notes
+                )
+            segments += sorted((s for s in segs if s.words), key=lambda s: (s.start, s.end))
             done += b_end - b_start
             hook("transcribe", completed=done, total=total)
-        return AsrOutput([s for s in segments if s.words], language, probability)
+        words = [w for s in segments for w in s.words]
+        untranscribed = unexplained(regions, words, notes) if speech is not None else []
+        repetitions.sort(key=lambda r: (r.start, r.end))
+        return AsrOutput(segments, language, probability, untranscribed, repetitions)
+
+    def _decode(
+        self,
+        audio: np.ndarray,
+        lo: float,
+        hi: float,
+        language: str | None,
+        progress: Callable[[float], None] | None = None,
+        **options: Any,
+    ) -> tuple[list[AsrSegment], Any]:
+        """Beam search at temperature 0 over ``audio[lo:hi]`` (seconds); segments in input time."""
+        chunk = audio[int(lo * SAMPLE_RATE) : int(hi * SAMPLE_RATE)]
+        raw, info = self.model.transcribe(
+            chunk,
+            language=language,
+            beam_size=self.beam_size,
+            temperature=0.0,  # never sample (module notes)
+            word_timestamps=True,
+            vad_filter=False,  # blocks already hold speech only (our VAD)
+            condition_on_previous_text=self.condition_on_previous_text,
+            **options,
+        )
+        out = []
+        for seg in raw:  # a generator: decoding happens while we iterate
+            out.append(_convert(seg, lo))
+            if progress is not None:
+                progress(float(seg.end))
+        return out, info
+
+    def _repair_loops(
+        self,
+        audio: np.ndarray,
+        segs: list[AsrSegment],
+        block: Region,
+        language: str | None,
+        repetitions: list[RepetitionCut],
+        notes: list[Untranscribed],
+    ) -> list[AsrSegment]:
+        """Each loop decoded again alone (kept when it no longer loops), else cut; see module notes."""
+        words = [w for s in segs for w in s.words]
+        drop: set[int] = set()
+        added: list[AsrSegment] = []
+        for loop in word_loops(words):
+            run = words[loop.first : loop.last + 1]
+            lo, hi = run[0].start, max(w.end for w in run)
+            again, _ = self._decode(
+                audio, max(block[0], lo - RETRY_PAD), min(block[1], hi + RETRY_PAD), language, **LOOP_RETRY
+            )
+            # Only words inside the loop's span: the context either side belongs to its neighbours.
+            new = [w for s in again for w in s.words if lo - 0.05 <= _mid(w) <= hi + 0.05]
+            drop.update(id(w) for w in run)
+            if new and not word_loops(new):
+                added.append(_segment(new))
+                repetitions.append(RepetitionCut(lo, hi, loop.phrase, loop.repeats, "decoded again"))
+            else:
+                kept = cut_loop(words, loop)
+                added.append(_segment(kept))
+                repetitions.append(RepetitionCut(lo, hi, loop.phrase, loop.repeats, "cut", KEEP))
+                notes.append(Untranscribed(kept[-1].end, hi, LOOP_CUT))
+        if not drop:
+            return segs
+        out = [_segment([w for w in s.words if id(w) not in drop], s) for s in segs]
+        return [s for s in out if s.words] + added
+
+    def _fill_gaps(
+        self,
+        audio: np.ndarray,
+        regions: Sequence[Region],
+        segs: list[AsrSegment],
+        block: Region,
+        languages: tuple[str | None, str | None],
+        repetitions: list[RepetitionCut],
+        notes: list[Untranscribed],
+    ) -> list[AsrSegment]:
+        """Decode each stretch of speech without words again, alone (``RETRY_PASSES`` times at
+        most, the parts still without words each alone again); the new segments.
+
+        ``languages``: the input's language and the one the user gave (None: none given)."""
+        language, forced = languages
+        words = [w for s in segs for w in s.words]
+        added: list[AsrSegment] = []
+        tried: set[Region] = set()
+        for _ in range(RETRY_PASSES):
+            gaps = [g for g in uncovered(regions, words) if g not in tried]
+            for g0, g1 in gaps:
+                tried.add((g0, g1))
+                lo, hi = max(block[0], g0 - RETRY_PAD), min(block[1], g1 + RETRY_PAD)
+                lang = forced or self._stretch_language(audio, lo, hi, language)
+                # Whisper's skip of "silent" windows is off: its rule is applied here, and reported.
+                again, _ = self._decode(audio, lo, hi, lang, no_speech_threshold=None)
+                new: list[Word] = []
+                for s in again:
+                    if s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob <= LOW_LOGPROB:
+                        notes.append(Untranscribed(g0, g1, NOT_SPEECH))
+                    else:
+                        new += [w for w in s.words if g0 <= _mid(w) <= g1]
+                for loop in reversed(word_loops(new)):  # a second decoding that loops is cut
+                    run = new[loop.first : loop.last + 1]
+                    kept = cut_loop(new, loop)
+                    hi_run = max(w.end for w in run)
+                    repetitions.append(
+                        RepetitionCut(run[0].start, hi_run, loop.phrase, loop.repeats, "cut", KEEP)
+                    )
+                    notes.append(Untranscribed(kept[-1].end, hi_run, LOOP_CUT))
+                    new[loop.first : loop.last + 1] = kept
+                if new:
+                    added.append(_segment(new))
+                    words += new
+        return added
+
+    def _stretch_language(self, audio: np.ndarray, lo: float, hi: float, default: str | None) -> str | None:
+        """The stretch's own language when Whisper is sure of it, else ``default``."""
+        detect = getattr(self.model, "detect_language", None)  # faster-whisper >= 1.1
+        if detect is None:
+            return default
+        lang, prob, _ = detect(audio=audio[int(lo * SAMPLE_RATE) : int(hi * SAMPLE_RATE)])
+        return str(lang) if float(prob) >= LANGUAGE_SWITCH else default
+
+
+def _mid(w: Word) -> float:
+    return (w.start + w.end) / 2
+
+
+def _segment(words: list[Word], like: AsrSegment | None = None) -> AsrSegment:
+    """A segment holding ``words`` (``like`` itself when they are all of its words)."""
+    if like is not None and len(words) == len(like.words):
+        return like
+    text = " ".join(w.word for w in words)
+    if like is None:
+        return AsrSegment(words[0].start, max(w.end for w in words), text, words)
+    return AsrSegment(like.start, like.end, text, words, like.no_speech_prob, like.avg_logprob)
 
 
 def _convert(seg: Any, offset: float) -> AsrSegment:
@@ -162,7 +327,14 @@ def _convert(seg: Any, offset: float) -> AsrSegment:
         for w in (seg.words or [])
         if str(w.word).strip()
     ]
-    return AsrSegment(round(offset + seg.start, 3), round(offset + seg.end, 3), seg.text.strip(), words)
+    return AsrSegment(
+        round(offset + seg.start, 3),
+        round(offset + seg.end, 3),
+        seg.text.strip(),
+        words,
+        float(getattr(seg, "no_speech_prob", 0.0)),
+        float(getattr(seg, "avg_logprob", 0.0)),
+    )
 
 
 ASR_BACKENDS: dict[str, Callable[..., ASR]] = {"faster-whisper": FasterWhisperASR}

@@ -167,6 +167,9 @@ class SpeechPipeline:
             turns=turns,
             language=asr.language,
             models=self.models(),
+            speech_duration=round(speech_duration(speech), 3),
+            untranscribed=asr.untranscribed,  # speech the ASR found no words in, and why
+            repetitions=asr.repetitions,
             timing={k: round(v, 3) for k, v in timing.items()},
         )
         return SpeechResult(result, audio, speech, turns, embeddings, count_range=diar.count_range)

@@ -132,8 +132,14 @@ def load_whisper(
     source: WhisperSource, device: str = "cpu", compute_type: str | None = None, cpu_threads: int = 0
 ) -> WhisperModel:
     """Load a resolved model with faster-whisper. int8 on CPU (fast, accurate enough), float16 on GPU."""
+    import ctranslate2
     from faster_whisper import WhisperModel
 
+    # emocli never samples (asr.py decodes at temperature 0), so this seed decides nothing today. It
+    # is set so that a sampling decoding added later starts from a known state in a new process;
+    # note that CTranslate2 seeds one generator per thread, once, so it would not repeat a run that
+    # reused a loaded model (batch workers, the Python API).
+    ctranslate2.set_random_seed(0)
     compute_type = compute_type or ("int8" if device == "cpu" else "float16")
     threads = cpu_threads or min(os.cpu_count() or 1, 8)
     try:
