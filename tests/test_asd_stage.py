@@ -300,3 +300,28 @@ def test_long_videos_are_scored_in_chunks_with_the_same_evidence(tmp_path: Path)
         near_end[b - 2 : b + 2] = True
     np.testing.assert_allclose(parts.asd[:, ~near_end], whole.asd[:, ~near_end], atol=1e-5)
     assert np.abs(parts.asd - whole.asd).max() < 0.2
+
+
+@pytest.mark.slow
+def test_faces_command_prints_each_tracks_speaking_share(
+    data_dir: Path, asd_net, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from emocli.cli import app
+
+    monkeypatch.setenv("EMOCLI_ASD_WEIGHTS", str(WEIGHTS))
+    monkeypatch.setenv("COLUMNS", "200")  # the whole table on one line
+    out = tmp_path / "faces.json"
+    res = CliRunner().invoke(app, ["faces", str(data_dir / "clips" / "face_1.mp4"), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert doc["tracks"] and doc["tracks"][0]["speaking"] >= 0.8  # the only face talks through its speech
+    assert "speaking" in res.output and doc["models"]["asd"]["name"] == "light-asd"
+    res = CliRunner().invoke(
+        app, ["faces", str(data_dir / "clips" / "face_1.mp4"), "-o", str(out), "--no-asd"]
+    )
+    assert res.exit_code == 0 and "speaking" not in json.loads(out.read_text())["tracks"][0]
+    monkeypatch.delenv("EMOCLI_ASD_WEIGHTS")
+    res = CliRunner().invoke(app, ["faces", str(data_dir / "clips" / "face_1.mp4"), "-o", str(out)])
+    assert res.exit_code == 0 and "no speaking share" in res.output

@@ -100,7 +100,7 @@ def _speaking_share(input: Path, info: object, video_faces: object, doc: dict) -
     try:
         net = load_asd()
     except ModelUnavailableError as e:
-        return f"no speaking share: {e.message} ({e.fix})"
+        return f"no speaking share: {e}"
     audio = load_audio(input)
     speech = load_vad("silero")(audio)
     activity = analyse_speaking(input, info, video_faces, audio, speech, net)  # type: ignore[arg-type]

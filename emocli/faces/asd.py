@@ -68,6 +68,7 @@ class SpeakingActivity:
     asd: np.ndarray  # (K, N) smoothed Light-ASD logits (>= 0: speaking), NaN when not visible
     speaking: np.ndarray  # (K, N) sigmoid of ``asd`` in [0, 1], 0 outside speech; NaN when not visible
     timing: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    voiced: np.ndarray | None = None  # (N,) bool: inside the VAD's speech; None: every frame
 
     @property
     def times(self) -> np.ndarray:
@@ -90,10 +91,10 @@ class SpeakingActivity:
         return out
 
     def track_share(self) -> dict[int, float]:
-        """Per track: share of its visible analysed frames scored as speaking (p >= 0.5)."""
+        """Per track: share of its visible frames during speech scored as speaking (p >= 0.5)."""
         share: dict[int, float] = {}
         for i, k in enumerate(self.tracks):
-            v = self.visible[i]
+            v = self.visible[i] if self.voiced is None else self.visible[i] & self.voiced
             share[k] = float((self.speaking[i, v] >= 0.5).mean()) if v.any() else 0.0
         return share
 
@@ -358,7 +359,9 @@ def analyse_speaking(
     total = time.perf_counter() - t0
     level = loudness(audio, frames, sample_rate)
     timing = {"decode+crop": round(total - t_score, 3), "score": round(t_score, 3)}
-    return SpeakingActivity(float(ASD_FPS), frames, tracks, visible, opening, level, logits, speaking, timing)
+    return SpeakingActivity(
+        float(ASD_FPS), frames, tracks, visible, opening, level, logits, speaking, timing, voiced
+    )
 
 
 def _score_chunk(
