@@ -58,10 +58,15 @@ def spectral_embedding(emb: np.ndarray, k_max: int) -> np.ndarray:
 
 def _kmeans_rows(vecs: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     x = vecs[:, :k]
     x = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-10)  # rows on the unit sphere (Ng et al.)
-    return KMeans(k, n_init=10, random_state=seed).fit_predict(x)
+    # One OpenMP thread: scikit-learn's k-means adds the threads' partial sums in the order the
+    # threads finish, so with 3 or more threads the centres (and near a tie, the labels) change
+    # from run to run (24 of 40 fits differed with 6 threads). Here x is at most 1500 x 8: no loss.
+    with threadpool_limits(1, user_api="openmp"):
+        return KMeans(k, n_init=10, random_state=seed).fit_predict(x)
 
 
 def spectral_labels(emb: np.ndarray, k: int, seed: int = 0) -> np.ndarray:

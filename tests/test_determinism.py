@@ -1,0 +1,219 @@
+"""Same input, same result (issue 16): decoding never samples, and runs in separate processes, in
+batch workers and through the Python API give byte-identical outputs (``timing`` left out of the
+JSON: it holds wall times, the only field that may change).
+
+The hard clip is built from the shared clips: three English speakers who talk over each other, and,
+when espeak-ng is installed, a Russian speaker breaking in over the last of them (a change of
+language that Whisper was not told about).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.media_factory import ffmpeg
+
+ROOT = Path(__file__).resolve().parents[1]
+SR = 16_000
+RUSSIAN = "Здравствуйте, меня зовут Иван. Я живу в Москве и работаю инженером."
+
+
+def _wav(path: Path, x: np.ndarray) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SR)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def hard_audio(data_dir: Path, work: Path) -> np.ndarray:
+    """About 14 s: Katie Hill, face_1 over her from 3 s, face_2 over face_1 from 6.5 s, and Russian
+    (espeak-ng, when present) over face_2 from 9.5 s."""
+    from emocli.media import load_audio
+
+    clips = data_dir / "clips"
+    pieces = [(0.0, "WDA_KatieHill_000"), (3.0, "face_1"), (6.5, "face_2")]
+    tracks = [(t, load_audio(clips / f"{name}.mp4")) for t, name in pieces]
+    espeak = shutil.which("espeak-ng")
+    if espeak is not None:
+        ru = work / "ru.wav"
+        subprocess.run([espeak, "-v", "ru", "-s", "150", "-w", str(ru), RUSSIAN], check=True)
+        tracks.append((9.5, load_audio(ru) * 0.8))
+    out = np.zeros(max(int(t * SR) + len(x) for t, x in tracks) + SR // 2, np.float32)
+    for t, x in tracks:
+        out[int(t * SR) : int(t * SR) + len(x)] += x
+    return out / max(1.0, float(np.abs(out).max()) / 0.9)
+
+
+def hard_clip(data_dir: Path, work: Path) -> Path:
+    """The hard audio under two faces side by side (both looped), h264 + AAC."""
+    wav = _wav(work / "hard.wav", hard_audio(data_dir, work))
+    clips = data_dir / "clips"
+    out = work / "hard.mp4"
+    with wave.open(str(wav)) as w:
+        seconds = w.getnframes() / SR
+    ffmpeg(
+        "-stream_loop", "-1", "-i", str(clips / "WDA_KatieHill_000.mp4"),
+        "-stream_loop", "-1", "-i", str(clips / "face_1.mp4"), "-i", str(wav),
+        "-filter_complex", "[0:v]scale=256:256,fps=25,setsar=1[a];[1:v]scale=256:256,fps=25,setsar=1[b];"
+        "[a][b]hstack=inputs=2[v]",
+        "-map", "[v]", "-map", "2:a", "-t", f"{seconds:.3f}", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", str(out),
+    )  # fmt: skip
+    return out
+
+
+def without_timing(path: Path) -> str:
+    d = json.loads(path.read_text(encoding="utf-8"))
+    d.pop("timing")
+    return json.dumps(d, ensure_ascii=False, indent=1)
+
+
+def _run(args: list[str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout, whatever the venv points at
+    return subprocess.Popen(
+        [sys.executable, "-m", "emocli", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        _, err = p.communicate(timeout=900)
+        assert p.returncode == 0, err.decode(errors="replace")[-2000:]
+
+
+# -- no sampling, ever (fast) ------------------------------------------------------------------
+
+
+class _RecordingModel:
+    """Stands in for faster_whisper.WhisperModel: records the options of every decoding."""
+
+    supported_languages = ("en", "ru")
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def transcribe(self, audio: np.ndarray, **options: Any) -> tuple[list[Any], Any]:
+        from types import SimpleNamespace as NS
+
+        self.calls.append(options)
+        n = len(self.calls)
+        # The first decoding loops; the second (its retry) does too; then nothing for the gap.
+        words = [
+            NS(start=0.1 + 0.2 * i, end=0.25 + 0.2 * i, word=" yeah", probability=0.9) for i in range(12)
+        ]
+        seg = NS(start=0.1, end=2.5, text=" yeah" * 12, words=words, no_speech_prob=0.1, avg_logprob=-0.3)
+        return ([seg] if n <= 2 else []), NS(language="en", language_probability=0.99)
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float, list[Any]]:
+        return "ru", 0.9, []
+
+
+def test_every_decoding_is_beam_search_at_temperature_zero() -> None:
+    from emocli.speech.asr import FasterWhisperASR
+
+    asr = object.__new__(FasterWhisperASR)
+    model = _RecordingModel()
+    asr.model, asr.beam_size, asr.condition_on_previous_text, asr.max_block = model, 5, False, 240.0
+    asr.transcribe(np.zeros(6 * SR, np.float32), speech=[(0.0, 5.5)])
+    assert len(model.calls) >= 3  # first pass, the loop's retry, the gap's retry
+    for options in model.calls:
+        assert options["temperature"] == 0.0  # a tuple of temperatures would sample as a fallback
+        assert options["beam_size"] == 5
+
+
+def test_kmeans_is_run_on_one_thread_so_its_sums_do_not_depend_on_thread_timing(monkeypatch) -> None:
+    import sklearn.cluster
+    from threadpoolctl import threadpool_info
+
+    from emocli.speech import clustering
+
+    seen: list[int] = []
+    real = sklearn.cluster.KMeans.fit_predict
+
+    def spy(self: Any, x: np.ndarray, *a: Any, **k: Any) -> np.ndarray:
+        seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp")
+        return real(self, x, *a, **k)
+
+    monkeypatch.setattr(sklearn.cluster.KMeans, "fit_predict", spy)
+    x = np.random.default_rng(0).normal(size=(200, 4))
+    labels = [clustering._kmeans_rows(x, 3) for _ in range(3)]
+    assert seen and set(seen) == {1}
+    assert all((lab == labels[0]).all() for lab in labels)
+
+
+# -- real models (slow) ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_annotate_twice_in_separate_processes_gives_identical_results(data_dir: Path, tmp_path: Path) -> None:
+    clip = hard_clip(data_dir, tmp_path)
+    outs = [tmp_path / f"run{i}" / "out.mp4" for i in (1, 2)]
+    for o in outs:
+        o.parent.mkdir()
+    # At the same time, so that the two compete for the cores: thread timing must not matter.
+    _wait([_run(["annotate", str(clip), "-o", str(o), "--no-video", "-f", "all", "-q"]) for o in outs])
+    a, b = (o.with_suffix(".json") for o in outs)
+    assert without_timing(a) == without_timing(b)
+    for suffix in (".srt", ".vtt", ".csv", ".rttm"):
+        assert outs[0].with_suffix(suffix).read_bytes() == outs[1].with_suffix(suffix).read_bytes(), suffix
+    result = json.loads(a.read_text(encoding="utf-8"))
+    assert result["utterances"] and "timing" in result
+    assert result["speech_duration"] > 10
+    assert isinstance(result["untranscribed"], list) and isinstance(result["repetitions"], list)
+
+
+@pytest.mark.slow
+def test_batch_with_two_jobs_twice_gives_identical_rows(data_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    hard_clip(data_dir, tmp_path)
+    shutil.copy(tmp_path / "hard.mp4", folder / "a_hard.mp4")
+    shutil.copy(tmp_path / "hard.wav", folder / "b_hard.wav")
+    results = [tmp_path / f"rows{i}.csv" for i in (1, 2)]
+    for r in results:
+        _wait([_run(["batch", str(folder), "-o", str(r), "--jobs", "2", "--per-utterance", "-q"])])
+    a, b = (r.read_bytes() for r in results)
+    assert a == b
+    files = {line.split(",")[0] for line in a.decode().splitlines()[1:]}
+    assert files == {"a_hard.mp4", "b_hard.wav"}
+    assert ",error," not in a.decode()
+
+
+@pytest.mark.slow
+def test_the_python_api_repeats_itself_and_accounts_for_all_speech(data_dir: Path, tmp_path: Path) -> None:
+    """One loaded pipeline, the same audio twice (the state a batch worker carries from clip to
+    clip must not change the next result), then: every stretch of speech has words or is listed."""
+    from emocli.results import Word
+    from emocli.speech.coverage import uncovered
+    from emocli.speech.pipeline import SpeechPipeline
+    from emocli.speech.repetition import MAX_REPEATS, longest_repeat
+
+    audio = hard_audio(data_dir, tmp_path)
+    pipeline = SpeechPipeline()
+    first = pipeline.run(audio, name="hard").result
+    pipeline.run(np.ascontiguousarray(audio[::-1][: 6 * SR]), name="reversed")  # something else between
+    second = pipeline.run(audio, name="hard").result
+    assert first.to_dict(timing=False) == second.to_dict(timing=False)
+    assert "timing" not in first.to_dict(timing=False)
+
+    speech = pipeline.vad(audio)
+    listed = [Word(x.start, x.end, "") for x in first.untranscribed]
+    no_words = uncovered(speech, [w for u in first.utterances for w in u.words])
+    assert uncovered(no_words, listed, pad=0.0) == []  # nothing silently dropped
+    assert all(longest_repeat(u.text) <= MAX_REPEATS for u in first.utterances)
