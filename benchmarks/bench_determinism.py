@@ -55,7 +55,7 @@ def _ffmpeg(*args: str | Path) -> None:
     subprocess.run(cmd, check=True)
 
 
-def espeak(voice: str, text: str, work: Path) -> np.ndarray | None:
+def espeak(voice: str, text: str, work: Path, speed: int = 150) -> np.ndarray | None:
     """16 kHz float32 speech from espeak-ng, or None when it is not installed."""
     exe = shutil.which("espeak-ng")
     if exe is None:
@@ -63,7 +63,7 @@ def espeak(voice: str, text: str, work: Path) -> np.ndarray | None:
     from emocli.media import load_audio
 
     wav = work / f"espeak_{voice}_{abs(hash(text)) % 10**8}.wav"
-    subprocess.run([exe, "-v", voice, "-s", "150", "-w", str(wav), text], check=True)
+    subprocess.run([exe, "-v", voice, "-s", str(speed), "-w", str(wav), text], check=True)
     return load_audio(wav) * 0.8
 
 
@@ -142,6 +142,13 @@ def make_hard_clips(out_dir: Path, data: Path) -> list[Path]:
             # 3. Audio only: an English argument (two speakers at once) with Russian breaking in.
             argue = mix([(0.0, a[f4.stem]), (2.0, a[f1.stem]), (5.0, ru), (9.0, a[kh.stem])])
             written.append(_write_wav(out_dir / "argue_en_ru.wav", argue))
+            # 4. Audio only: "yeah" said 14 times and "no" 10 times (where Whisper loops and used to
+            #    sample), a real English speaker over it from 2 s.
+            chant = espeak(
+                "en-us", "yeah, " * 14 + "okay, I think we should go now. " + "no, " * 10, work, 160
+            )
+            assert chant is not None
+            written.append(_write_wav(out_dir / "yeah_loop.wav", mix([(0.0, chant), (2.0, a[f4.stem])])))
     return written
 
 

@@ -107,3 +107,11 @@ def test_no_output_utterance_repeats_a_phrase_more_than_four_times() -> None:
     utts = build_utterances(words)
     assert utts and max(longest_repeat(u.text) for u in utts) <= MAX_REPEATS
     assert out.repetitions[0].phrase == "i'm going to speak my"
+
+
+def test_words_of_two_passes_that_loop_side_by_side_are_cut_too() -> None:
+    # Three "oh" in the first pass, three more from the second decoding of the speech after them.
+    asr = scripted_asr([[(0.5, 2.0, "oh oh oh", 0.1)], [(0.4, 2.0, "oh oh oh", 0.1)]])
+    out = asr.transcribe(np.zeros(7 * SR, np.float32), speech=[(0.4, 5.0)])
+    assert [w.word for w in out.words] == ["oh"] * KEEP
+    assert [(r.phrase, r.repeats, r.action) for r in out.repetitions] == [("oh", 6, "cut")]

@@ -175,7 +175,12 @@ class FasterWhisperASR:
                 segs += self._fill_gaps(
                     audio, inside, segs, (b_start, b_end), (language, forced), repetitions, notes
                 )
-            segments += sorted((s for s in segs if s.words), key=lambda s: (s.start, s.end))
+            segs = sorted((s for s in segs if s.words), key=lambda s: (s.start, s.end))
+            # The passes' words side by side can repeat again ("oh, oh" cut twice): cut, no retry.
+            segs = self._repair_loops(
+                audio, segs, (b_start, b_end), language, repetitions, notes, retry=False
+            )
+            segments += sorted(segs, key=lambda s: (s.start, s.end))
             done += b_end - b_start
             hook("transcribe", completed=done, total=total)
         words = [w for s in segments for w in s.words]
@@ -219,17 +224,18 @@ class FasterWhisperASR:
         language: str | None,
         repetitions: list[RepetitionCut],
         notes: list[Untranscribed],
+        retry: bool = True,
     ) -> list[AsrSegment]:
-        """Each loop decoded again alone (kept when it no longer loops), else cut; see module notes."""
+        """Each loop decoded again alone (kept when it no longer loops), else (or without ``retry``)
+        cut; see the module notes."""
         words = [w for s in segs for w in s.words]
         drop: set[int] = set()
         added: list[AsrSegment] = []
         for loop in word_loops(words):
             run = words[loop.first : loop.last + 1]
             lo, hi = run[0].start, max(w.end for w in run)
-            again, _ = self._decode(
-                audio, max(block[0], lo - RETRY_PAD), min(block[1], hi + RETRY_PAD), language, **LOOP_RETRY
-            )
+            span = (max(block[0], lo - RETRY_PAD), min(block[1], hi + RETRY_PAD))
+            again = self._decode(audio, *span, language, **LOOP_RETRY)[0] if retry else []
             # Only words inside the loop's span: the context either side belongs to its neighbours.
             new = [w for s in again for w in s.words if lo - 0.05 <= _mid(w) <= hi + 0.05]
             drop.update(id(w) for w in run)
