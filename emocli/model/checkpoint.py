@@ -5,6 +5,12 @@ The text encoder's pretrained base is not saved: only the fine-tuned top layers'
 to the base from its own package; extra text members' deltas are saved alike (``text{i}_delta*``).
 Other weights are saved in float16 (inference precision is unchanged in practice and the shipped
 files stay small); the audio normalisation statistics stay float32.
+
+``audio_speaker_mean`` (optional, format 4): the mean over the training speakers of each speaker's
+mean pooled audio vector, the prior annotate standardises a little-heard speaker against
+(``emocli.model.inference``). A model without it (written before) uses ``audio_mean`` there. An
+emocli older than format 4 refuses a model with it ("newer emocli") rather than failing on an
+unexpected tensor.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from emocli.model.config import CONFIG_NAME, FORMAT_VERSION, MODALITIES, WEIGHTS
 from emocli.model.fusion import EmotionNet
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".joblib")
-KEEP_FP32 = ("audio_mean", "audio_std")
+SPEAKER_MEAN = "audio_speaker_mean"  # optional buffer, attached by set_speaker_mean / load_model
+KEEP_FP32 = ("audio_mean", "audio_std", SPEAKER_MEAN)
 
 
 def default_model_dir() -> Path:
@@ -87,13 +94,27 @@ def save_model(net: EmotionNet, folder: Path) -> Path:
     for member, t in zip(net.cfg.text_members, net.text_members, strict=True):
         member["text_base_fingerprint"] = t.encoder.fingerprint()
     # Older emocli versions cannot run text members: format 2 makes them say "upgrade" instead.
-    net.cfg.format_version = 3 if net.cfg.text_window else 2 if net.cfg.text_members else 1
+    net.cfg.format_version = format_version(net.cfg, SPEAKER_MEAN in state)
     with atomic_output(folder / WEIGHTS_NAME) as tmp:
         meta = {"format": "emocli-emotion", "format_version": str(net.cfg.format_version)}
         save_file(state, str(tmp), metadata=meta)
     with atomic_output(folder / CONFIG_NAME) as tmp:
         tmp.write_text(json.dumps(net.cfg.to_dict(), indent=2) + "\n", encoding="utf-8")
     return folder
+
+
+def format_version(cfg: ModelConfig, speaker_mean: bool) -> int:
+    """The oldest checkpoint format that holds what this model needs: 4 with ``audio_speaker_mean``,
+    3 with a text window, 2 with text members, else 1."""
+    return 4 if speaker_mean else 3 if cfg.text_window else 2 if cfg.text_members else 1
+
+
+def set_speaker_mean(net: EmotionNet, mean: torch.Tensor) -> None:
+    """Attach (or replace) the model's ``audio_speaker_mean`` buffer, (audio_dim,) float32."""
+    mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
+    if mean.shape[0] != net.cfg.audio_dim:
+        raise ValueError(f"speaker mean has {mean.shape[0]} values, the audio head reads {net.cfg.audio_dim}")
+    net.register_buffer(SPEAKER_MEAN, mean.to(net.audio_mean.device))
 
 
 def _not_a_checkpoint(path: Path, why: str) -> InputError:
@@ -181,6 +202,7 @@ def load_model(
         raise _not_a_checkpoint(folder / WEIGHTS_NAME, f"not a readable safetensors file ({e})") from e
     net = build_model(cfg)
     rest = {k: v for k, v in state.items() if not _is_delta_key(k)}
+    speaker_mean = rest.pop(SPEAKER_MEAN, None) if "audio" in saved else None
     own = {k: v for k, v in net.state_dict().items() if not _is_encoder_key(k)}
     new = tuple(f"branches.{m}." for m in cfg.modalities if m not in saved)
     new += ("audio_mean", "audio_std", "audio_extra.") if "audio" not in saved else ()
@@ -198,6 +220,12 @@ def load_model(
                 folder, f"weight {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}"
             )
     net.load_state_dict({k: v.to(own[k].dtype) for k, v in rest.items()}, strict=False)
+    if speaker_mean is not None:
+        if tuple(speaker_mean.shape) != (cfg.audio_dim,):
+            raise _not_a_checkpoint(
+                folder, f"{SPEAKER_MEAN} has shape {tuple(speaker_mean.shape)}, expected ({cfg.audio_dim},)"
+            )
+        set_speaker_mean(net, speaker_mean)
     if net.text_encoder is not None:
         prints = [cfg.text_base_fingerprint] + [m.get("text_base_fingerprint", []) for m in cfg.text_members]
         for (prefix, encoder), fingerprint in zip(_text_encoders(net), prints, strict=True):

@@ -13,7 +13,7 @@ from emocli.errors import InputError
 MODALITIES: tuple[str, ...] = ("text", "audio", "visual")
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-FORMAT_VERSION = 3  # the newest checkpoint format this emocli reads; 2: text members; 3: text window
+FORMAT_VERSION = 4  # the newest checkpoint format read; 2: text members; 3: text window; 4: speaker prior
 
 AUDIO_NATIVE: tuple[str, ...] = (*EMOTIONS, "calm")
 """The audio head's 8 outputs: the seven classes plus calm (RAVDESS), which folds into neutral."""
@@ -66,7 +66,7 @@ class ModelConfig:
         default_factory=lambda: {"text": 1.0, "audio": 0.35, "visual": 0.25}
     )
     trained_modalities: tuple[str, ...] = ()  # which branches have seen labelled data
-    format_version: int = 1  # set on save: 3 with a text window, 2 with text members, else 1
+    format_version: int = 1  # set on save: checkpoint.format_version (1 to 4)
 
     def __post_init__(self) -> None:
         self.modalities = tuple(self.modalities)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emocli.errors import DataError, EmocliError
-from emocli.features.audio import speaker_standardise
+from emocli.features.audio import speaker_means_mean, speaker_standardise
 from emocli.features.extract import AudioFeaturizer, TextFeaturizer, VisualFeaturizer, VisualSource
 from emocli.hooks import ProgressHook, null_hook
 from emocli.model.config import AUDIO_NATIVE
@@ -275,6 +275,14 @@ def audio_statistics(convs: Sequence[Conversation]) -> tuple[np.ndarray, np.ndar
     """Global mean and std of the raw pooled audio vectors of a (training) split."""
     x = np.stack([it.audio for c in convs for it in c.items if it.audio is not None]).astype(np.float64)
     return x.mean(0).astype(np.float32), np.maximum(x.std(0), 1e-4).astype(np.float32)
+
+
+def speaker_prior_mean(convs: Sequence[Conversation]) -> np.ndarray:
+    """The mean over a (training) split's speakers (per group) of each one's mean raw pooled audio
+    vector: annotate's prior for a speaker it hears little of (``emocli.model.inference``)."""
+    items = [it for c in convs for it in c.items if it.audio is not None]
+    x = np.stack([it.audio for it in items])  # type: ignore[misc]
+    return speaker_means_mean(x, [f"{it.group}/{it.speaker}" for it in items])
 
 
 def standardise_split(

@@ -30,6 +30,7 @@ from emocli.model.checkpoint import (
     read_config,
     resolve_model_dir,
     save_model,
+    set_speaker_mean,
 )
 from emocli.model.config import AUDIO_NATIVE, MODALITIES, ModelConfig
 from emocli.training.loop import FitOptions, Predictions, fit, predict
@@ -41,6 +42,7 @@ from emocli.training.prepare import (
     load_splits,
     make_featurizers,
     member_featurizers,
+    speaker_prior_mean,
     standardise_split,
 )
 
@@ -245,6 +247,7 @@ def train(
             net.resize_audio(int(mean.shape[0]))
         net.audio_mean.copy_(torch.from_numpy(mean))
         net.audio_std.copy_(torch.from_numpy(std))
+        set_speaker_mean(net, torch.from_numpy(speaker_prior_mean(train_convs)))  # annotate's prior
         for convs in (train_convs, dev_convs):
             standardise_split(convs, mean, std, cfg.speaker_norm_prior, cfg.speaker_norm)
     feature_s = time.perf_counter() - t_feat
