@@ -1,0 +1,172 @@
+"""Does ``emocli batch --modalities audio`` read RAVDESS clips as ``emocli evaluate`` scores them?
+
+    python benchmarks/bench_batch_vs_evaluate.py [--data DIR] [--work DIR] [--actors 17 18]
+        [--model DIR] [--jobs N] [--conversation]
+
+Issue 15's acceptance item 2. Prints, on the same clips (default RAVDESS actors 17-18, 120 clips):
+
+- ``evaluate``: ``emocli evaluate --dataset ravdess --actors 17-18`` (whole clips, each actor's audio
+  standardised over all the actor's clips): 7-class accuracy (calm = neutral) and 8-class accuracy.
+- ``batch``: ``emocli batch FOLDER --recursive --modalities audio`` on a folder of links to the same
+  clips, as a user would run it: speech found, cut into utterances and read by the audio head, each
+  clip alone (its speaker heard once). 7-class accuracy of the clip's label; a clip with an error row
+  counts as wrong, and the errors are listed. (batch writes 7 classes, so there is no 8-class figure.)
+- ``--conversation``: the same clips joined into one recording, the two actors taking turns (each
+  clip trimmed to its speech +- 0.3 s), annotated with ``--modalities audio``: a labelled stand-in
+  for a conversation (speakers found by diarization, each heard many times, little silence around an
+  utterance). Each clip's label: its utterances' scores weighted by their overlap with the clip.
+
+The commands run ``python -m emocli`` on the code in ``PYTHONPATH`` (default: this checkout), so the
+same script measures another tree: ``PYTHONPATH=/path/to/other/tree python benchmarks/...``.
+Data comes from ``--data`` (default ``$EMOCLI_DATA``, else ``../shared/data``); links and outputs
+go to ``--work`` (default: a temporary folder), never into the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CODE = Path(os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or ROOT).resolve()
+sys.path.insert(0, str(CODE))
+ENV = {**os.environ, "PYTHONPATH": str(CODE)}
+EMOCLI = [sys.executable, "-m", "emocli"]  # run in CODE: ``-m`` puts the working folder first
+
+
+def emocli(*args: str) -> None:
+    subprocess.run([*EMOCLI, *args], check=True, env=ENV, cwd=CODE, stdout=subprocess.DEVNULL)
+
+
+SR = 16_000
+
+
+def label_of(name: str) -> tuple[str, str]:
+    """RAVDESS file name 03-01-EE-II-SS-RR-AA -> (7-class label, native label)."""
+    from emocli.training.datasets import NATIVE_TO_EMOTION, RAVDESS_NATIVE
+
+    native = RAVDESS_NATIVE[int(Path(name).stem.split("-")[2]) - 1]
+    return NATIVE_TO_EMOTION[native], native
+
+
+def clips_of(data: Path, actors: list[str]) -> list[Path]:
+    return sorted(p for a in actors for p in (data / "ravdess").rglob(f"03-01-*-{int(a):02d}.flac"))
+
+
+def run_evaluate(data: Path, work: Path, actors: list[str], model: Path | None) -> dict:
+    out = work / "evaluate.json"
+    spec = ",".join(str(int(a)) for a in actors)
+    cmd = ["evaluate", "--dataset", "ravdess", "--data-dir", str(data / "ravdess"), "--actors", spec,
+           "--json", str(out), "--threads", "1", "--quiet"]  # fmt: skip
+    emocli(*cmd, *(["--model", str(model)] if model is not None else []))
+    return json.loads(out.read_text())
+
+
+def run_batch(clips: list[Path], work: Path, model: Path | None, jobs: int) -> tuple[float, int, list]:
+    folder = work / "clips"
+    for c in clips:  # links, not copies: the data stays where it is
+        link = folder / c.parent.name / c.name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.exists():
+            link.symlink_to(c)
+    out = work / "batch.csv"
+    out.unlink(missing_ok=True)
+    cmd = ["batch", str(folder), "--recursive", "--modalities", "audio", "-o", str(out), "--jobs", str(jobs),
+           "-q"]  # fmt: skip
+    emocli(*cmd, *(["--model", str(model)] if model is not None else []))
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    right = sum(r["status"] == "ok" and r["emotion"] == label_of(r["file"])[0] for r in rows)
+    errors = [(r["file"], r["error"]) for r in rows if r["status"] != "ok"]
+    return right / max(len(rows), 1), len(rows), errors
+
+
+def run_conversation(clips: list[Path], work: Path, model: Path | None) -> tuple[float, int, int]:
+    """Join the clips, actors alternating, each trimmed to its speech +- 0.3 s; annotate; score."""
+    import numpy as np
+
+    import emocli
+    from emocli import EMOTIONS
+    from emocli.media import ffmpeg_exe, load_audio
+
+    assert Path(emocli.__file__).resolve().is_relative_to(CODE), f"{emocli.__file__} is not under {CODE}"
+    from emocli.pipeline import AnnotateOptions, Annotator
+    from emocli.speech.vad import SileroVAD
+
+    by_actor: dict[str, list[Path]] = {}
+    for c in clips:
+        by_actor.setdefault(c.stem.split("-")[-1], []).append(c)
+    order = [c for group in zip(*by_actor.values(), strict=False) for c in group]
+    vad, pieces, spans, t = SileroVAD(), [], [], 0.0
+    for c in order:
+        audio = load_audio(c)
+        regions = vad(audio) or [(0.0, len(audio) / SR)]
+        a = int(max(0.0, regions[0][0] - 0.3) * SR)
+        b = int(min(len(audio) / SR, regions[-1][1] + 0.3) * SR)
+        pieces.append(audio[a:b])
+        spans.append((t, t + (b - a) / SR))
+        t += (b - a) / SR
+    path = work / "conversation.flac"
+    raw = np.concatenate(pieces).astype("<f4").tobytes()
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "f32le", "-ar", str(SR),
+                    "-ac", "1", "-i", "pipe:0", str(path)], input=raw, check=True)  # fmt: skip
+    result = Annotator(AnnotateOptions(modalities=("audio",), model_dir=model)).analyze(path).result
+    right = 0
+    for c, (s, e) in zip(order, spans, strict=True):
+        total = np.zeros(len(EMOTIONS))
+        for u in result.utterances:
+            overlap = min(e, u.end) - max(s, u.start)
+            if overlap > 0 and u.scores:
+                total += overlap * np.array([u.scores[k] for k in EMOTIONS])
+        right += bool(total.any()) and EMOTIONS[int(total.argmax())] == label_of(c.name)[0]
+    return right / len(order), len(order), len(result.speakers)
+
+
+def main(argv: list[str] | None = None) -> int:
+    default_data = Path(os.environ.get("EMOCLI_DATA", ROOT.parent / "shared" / "data"))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=default_data)
+    ap.add_argument("--work", type=Path, default=None, help="links and outputs (default: a temp folder)")
+    ap.add_argument("--actors", nargs="+", default=["17", "18"])
+    ap.add_argument("--model", type=Path, default=None, help="default: the shipped model")
+    ap.add_argument("--jobs", type=int, default=1, help="batch workers")
+    ap.add_argument("--conversation", action="store_true", help="also the joined-conversation check")
+    args = ap.parse_args(argv)
+    args.data = args.data.resolve()
+    args.model = args.model.resolve() if args.model is not None else None
+    work = (args.work or Path(tempfile.mkdtemp(prefix="bench_batch_vs_evaluate-"))).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    clips = clips_of(args.data, args.actors)
+    if not clips:
+        raise SystemExit(f"no RAVDESS clips of actors {args.actors} under {args.data / 'ravdess'}")
+    where = subprocess.run([sys.executable, "-c", "import emocli; print(emocli.__file__)"], cwd=CODE, env=ENV,
+                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    print(f"code: {where}; {len(clips)} clips of actors {', '.join(args.actors)}; work folder {work}")
+
+    t = time.perf_counter()
+    ev = run_evaluate(args.data, work, args.actors, args.model)
+    print(f"evaluate: 7-class accuracy {ev['accuracy']:.3f}, 8-class {ev['accuracy_native']:.3f} "
+          f"(n={ev['n']}, {time.perf_counter() - t:.0f} s)")  # fmt: skip
+    t = time.perf_counter()
+    acc, n, errors = run_batch(clips, work, args.model, args.jobs)
+    print(f"batch --modalities audio: 7-class accuracy {acc:.3f} (n={n}, {len(errors)} error rows, "
+          f"{time.perf_counter() - t:.0f} s); evaluate - batch = {ev['accuracy'] - acc:+.3f}")  # fmt: skip
+    for file, reason in errors:
+        print(f"  error: {file}: {reason}")
+    if args.conversation:
+        t = time.perf_counter()
+        acc_c, n_c, speakers = run_conversation(clips, work, args.model)
+        print(f"conversation (joined, --modalities audio): 7-class accuracy {acc_c:.3f} (n={n_c}, "
+              f"{speakers} speakers found, {time.perf_counter() - t:.0f} s)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
