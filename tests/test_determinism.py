@@ -2,9 +2,9 @@
 batch workers and through the Python API give byte-identical outputs (``timing`` left out of the
 JSON: it holds wall times, the only field that may change).
 
-The hard clip is built from the shared clips: three English speakers who talk over each other, and,
-when espeak-ng is installed, a Russian speaker breaking in over the last of them (a change of
-language that Whisper was not told about).
+The hard clip is built from the shared clips and, when espeak-ng is installed, synthetic speech:
+three voices over each other with a change of language Whisper was not told about (see
+``hard_audio``); without espeak-ng, three English speakers who talk over each other.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from tests.media_factory import ffmpeg
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16_000
 RUSSIAN = "Здравствуйте, меня зовут Иван. Я живу в Москве и работаю инженером."
+CHANT = "yeah, " * 14 + "okay, I think we should go now. " + "no, " * 10  # where Whisper loops
 
 
 def _wav(path: Path, x: np.ndarray) -> Path:
@@ -37,19 +38,25 @@ def _wav(path: Path, x: np.ndarray) -> Path:
     return path
 
 
-def hard_audio(data_dir: Path, work: Path) -> np.ndarray:
-    """About 14 s: Katie Hill, face_1 over her from 3 s, face_2 over face_1 from 6.5 s, and Russian
-    (espeak-ng, when present) over face_2 from 9.5 s."""
+def hard_audio(data_dir: Path, work: Path, chant: bool = True) -> np.ndarray:
+    """Three voices over each other and a change of language Whisper is not told about.
+
+    With espeak-ng and ``chant``, about 15 s: "yeah" said 14 times, then "no" 10 times (the old
+    sampling fallback gave other words on each run here), face_4 over it from 2 s and Russian over
+    both from 8 s. Otherwise about 12 s: Katie Hill, face_1 over her from 3 s, face_2 over face_1
+    from 6.5 s, and with espeak-ng Russian over face_2 from 9.5 s.
+    """
     from emocli.media import load_audio
 
-    clips = data_dir / "clips"
-    pieces = [(0.0, "WDA_KatieHill_000"), (3.0, "face_1"), (6.5, "face_2")]
-    tracks = [(t, load_audio(clips / f"{name}.mp4")) for t, name in pieces]
     espeak = shutil.which("espeak-ng")
-    if espeak is not None:
-        ru = work / "ru.wav"
-        subprocess.run([espeak, "-v", "ru", "-s", "150", "-w", str(ru), RUSSIAN], check=True)
-        tracks.append((9.5, load_audio(ru) * 0.8))
+    chant = chant and espeak is not None
+    pieces = [(2.0, "face_4")] if chant else [(0.0, "WDA_KatieHill_000"), (3.0, "face_1"), (6.5, "face_2")]
+    tracks = [(t, load_audio(data_dir / "clips" / f"{name}.mp4")) for t, name in pieces]
+    synthetic = [(0.0, "en-us", CHANT), (8.0, "ru", RUSSIAN)] if chant else [(9.5, "ru", RUSSIAN)]
+    for t, voice, text in synthetic if espeak is not None else []:
+        wav = work / f"{voice}.wav"
+        subprocess.run([espeak, "-v", voice, "-s", "160", "-w", str(wav), text], check=True)
+        tracks.append((t, load_audio(wav) * 0.8))
     out = np.zeros(max(int(t * SR) + len(x) for t, x in tracks) + SR // 2, np.float32)
     for t, x in tracks:
         out[int(t * SR) : int(t * SR) + len(x)] += x
@@ -182,16 +189,17 @@ def test_annotate_twice_in_separate_processes_gives_identical_results(data_dir: 
 def test_batch_with_two_jobs_twice_gives_identical_rows(data_dir: Path, tmp_path: Path) -> None:
     folder = tmp_path / "clips"
     folder.mkdir()
-    hard_clip(data_dir, tmp_path)
-    shutil.copy(tmp_path / "hard.mp4", folder / "a_hard.mp4")
-    shutil.copy(tmp_path / "hard.wav", folder / "b_hard.wav")
+    # The overlapping speakers (and Russian) without the chant, whose loops take long to decode on
+    # the one thread each worker gets; and a plain clip, so that both workers have one.
+    _wav(folder / "a_hard.wav", hard_audio(data_dir, tmp_path, chant=False))
+    shutil.copy(data_dir / "clips" / "face_2.mp4", folder / "b_face_2.mp4")
     results = [tmp_path / f"rows{i}.csv" for i in (1, 2)]
     for r in results:
         _wait([_run(["batch", str(folder), "-o", str(r), "--jobs", "2", "--per-utterance", "-q"])])
     a, b = (r.read_bytes() for r in results)
     assert a == b
     files = {line.split(",")[0] for line in a.decode().splitlines()[1:]}
-    assert files == {"a_hard.mp4", "b_hard.wav"}
+    assert files == {"a_hard.wav", "b_face_2.mp4"}
     assert ",error," not in a.decode()
 
 

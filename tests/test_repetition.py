@@ -80,21 +80,30 @@ def test_a_loop_is_decoded_again_and_the_new_words_replace_it() -> None:
     assert out.untranscribed == []
 
 
-def test_a_loop_that_loops_again_is_cut_marked_and_its_rest_listed() -> None:
-    asr = scripted_asr([[(0.5, 6.0, LOOP, 0.1)], [(0.0, 5.0, "yeah " * 10, 0.1)]])
+def test_a_loop_that_loops_again_is_cut_marked_and_its_rest_listed_not_decoded_a_third_time() -> None:
+    asr = scripted_asr([[(0.5, 6.0, LOOP, 0.1)], [(0.5, 5.0, "yeah " * 10, 0.1)]])
     out = asr.transcribe(np.zeros(7 * SR, np.float32), speech=[(0.4, 6.1)])
     assert [w.word for w in out.words] == ["okay", *["yeah"] * KEEP]
-    (rep,) = out.repetitions
-    assert (rep.action, rep.kept, rep.repeats) == ("cut", KEEP, 12)
-    # The speech after the kept words has none: listed with the reason (the gap's own retry
-    # found nothing there either).
+    assert [(r.action, r.repeats, r.kept) for r in out.repetitions] == [
+        ("decoded again", 12, 0),
+        ("cut", 10, KEEP),
+    ]
+    # The speech after the kept words has none: listed with the reason, and not decoded again.
     assert [x.reason for x in out.untranscribed] == ["repetition loop cut"]
     assert out.untranscribed[0].start >= out.words[-1].end and out.untranscribed[0].end == pytest.approx(6.1)
-    # The utterance that holds the loop is marked in the JSON.
+    assert len(asr.model.calls) == 2
+    # The utterance that holds the cut is marked in the JSON.
     u = Utterance(out.words[0].start, out.words[-1].end, "SPEAKER_00", "okay yeah yeah", out.words)
     d = Result("x", 7.0, [u], repetitions=out.repetitions).to_dict()
     assert d["utterances"][0]["repetition_cut"] is True
-    assert d["repetitions"][0]["phrase"] == "yeah"
+    assert d["repetitions"][1]["phrase"] == "yeah"
+
+
+def test_a_loop_whose_second_decoding_is_empty_is_cut() -> None:
+    asr = scripted_asr([[(0.5, 6.0, LOOP, 0.1)], []])
+    out = asr.transcribe(np.zeros(7 * SR, np.float32), speech=[(0.4, 6.1)])
+    assert [w.word for w in out.words] == ["okay", *["yeah"] * KEEP]
+    assert [(r.action, r.repeats, r.kept) for r in out.repetitions] == [("cut", 12, KEEP)]
 
 
 def test_no_output_utterance_repeats_a_phrase_more_than_four_times() -> None:
@@ -106,7 +115,7 @@ def test_no_output_utterance_repeats_a_phrase_more_than_four_times() -> None:
     words = [Word(w.start, w.end, w.word, w.probability, "SPEAKER_00") for w in out.words]
     utts = build_utterances(words)
     assert utts and max(longest_repeat(u.text) for u in utts) <= MAX_REPEATS
-    assert out.repetitions[0].phrase == "i'm going to speak my"
+    assert ("decoded again", "i'm going to speak my") in [(r.action, r.phrase) for r in out.repetitions]
 
 
 def test_words_of_two_passes_that_loop_side_by_side_are_cut_too() -> None:

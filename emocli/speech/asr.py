@@ -72,7 +72,8 @@ class AsrOutput:
 
     @property
     def words(self) -> list[Word]:
-        return [w for s in self.segments for w in s.words]
+        """In time order (a second decoding's segment may span words of the first pass)."""
+        return sorted((w for s in self.segments for w in s.words), key=lambda w: (w.start, w.end))
 
 
 class ASR(Protocol):
@@ -228,7 +229,7 @@ class FasterWhisperASR:
     ) -> list[AsrSegment]:
         """Each loop decoded again alone (kept when it no longer loops), else (or without ``retry``)
         cut; see the module notes."""
-        words = [w for s in segs for w in s.words]
+        words = sorted((w for s in segs for w in s.words), key=lambda w: (w.start, w.end))
         drop: set[int] = set()
         added: list[AsrSegment] = []
         for loop in word_loops(words):
@@ -239,9 +240,9 @@ class FasterWhisperASR:
             # Only words inside the loop's span: the context either side belongs to its neighbours.
             new = [w for s in again for w in s.words if lo - 0.05 <= _mid(w) <= hi + 0.05]
             drop.update(id(w) for w in run)
-            if new and not word_loops(new):
-                added.append(_segment(new))
+            if new:  # kept, cut where it loops too: it is the better decoding (and often says more)
                 repetitions.append(RepetitionCut(lo, hi, loop.phrase, loop.repeats, "decoded again"))
+                added.append(_segment(cut_loops(new, repetitions, notes)))
             else:
                 kept = cut_loop(words, loop)
                 added.append(_segment(kept))
@@ -271,7 +272,8 @@ class FasterWhisperASR:
         added: list[AsrSegment] = []
         tried: set[Region] = set()
         for _ in range(RETRY_PASSES):
-            gaps = [g for g in uncovered(regions, words) if g not in tried]
+            # Not where a loop was cut: that speech was decoded twice already, and looped.
+            gaps = [g for g in uncovered(regions, words) if g not in tried and not _looped(g, notes)]
             for g0, g1 in gaps:
                 tried.add((g0, g1))
                 lo, hi = max(block[0], g0 - RETRY_PAD), min(block[1], g1 + RETRY_PAD)
@@ -284,15 +286,7 @@ class FasterWhisperASR:
                         notes.append(Untranscribed(g0, g1, NOT_SPEECH))
                     else:
                         new += [w for w in s.words if g0 <= _mid(w) <= g1]
-                for loop in reversed(word_loops(new)):  # a second decoding that loops is cut
-                    run = new[loop.first : loop.last + 1]
-                    kept = cut_loop(new, loop)
-                    hi_run = max(w.end for w in run)
-                    repetitions.append(
-                        RepetitionCut(run[0].start, hi_run, loop.phrase, loop.repeats, "cut", KEEP)
-                    )
-                    notes.append(Untranscribed(kept[-1].end, hi_run, LOOP_CUT))
-                    new[loop.first : loop.last + 1] = kept
+                new = cut_loops(new, repetitions, notes)  # a second decoding that loops is cut
                 if new:
                     added.append(_segment(new))
                     words += new
@@ -305,6 +299,25 @@ class FasterWhisperASR:
             return default
         lang, prob, _ = detect(audio=audio[int(lo * SAMPLE_RATE) : int(hi * SAMPLE_RATE)])
         return str(lang) if float(prob) >= LANGUAGE_SWITCH else default
+
+
+def cut_loops(words: list[Word], repetitions: list[RepetitionCut], notes: list[Untranscribed]) -> list[Word]:
+    """``words`` with every loop cut to its first ``KEEP`` occurrences; each cut recorded."""
+    out = list(words)
+    for loop in reversed(word_loops(out)):  # from the end: earlier indices stay valid
+        run = out[loop.first : loop.last + 1]
+        kept = cut_loop(out, loop)
+        hi = max(w.end for w in run)
+        repetitions.append(RepetitionCut(run[0].start, hi, loop.phrase, loop.repeats, "cut", KEEP))
+        notes.append(Untranscribed(kept[-1].end, hi, LOOP_CUT))
+        out[loop.first : loop.last + 1] = kept
+    return out
+
+
+def _looped(gap: Region, notes: Sequence[Untranscribed]) -> bool:
+    """Whether a loop was cut over most of ``gap``."""
+    cut = sum(max(0.0, min(gap[1], n.end) - max(gap[0], n.start)) for n in notes if n.reason == LOOP_CUT)
+    return cut >= 0.5 * (gap[1] - gap[0])
 
 
 def _mid(w: Word) -> float:
