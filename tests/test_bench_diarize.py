@@ -129,7 +129,9 @@ def test_reference_turns_bridge_short_pauses_and_tiles_fit_the_canvas() -> None:
 
 
 def test_silent_stretch_takes_the_longest_pause_or_a_still_frame() -> None:
-    a, b = conv.silent_stretch([(0.0, 2.0), (3.0, 5.0)], 5.0)  # the pause 2-3 s
-    assert 2.0 < a < b < 3.0 and b - a <= conv.STILL_MAX
+    a, b = conv.silent_stretch([(0.0, 2.0), (3.5, 5.0)], 5.0)  # the pause 2-3.5 s (>= STILL_MIN)
+    assert 2.0 < a < b < 3.5 and b - a <= conv.STILL_MAX
+    a, b = conv.silent_stretch([(0.0, 2.0), (2.6, 5.0)], 5.0)  # a 0.6 s pause: one still frame
+    assert a == b and 2.0 < a < 2.6
     a, b = conv.silent_stretch([(0.0, 4.95)], 5.0)  # no pause long enough: one frame
     assert a == b
