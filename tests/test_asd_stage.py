@@ -132,7 +132,7 @@ def test_own_voice_speaks_and_another_voice_laid_under_the_picture_does_not(data
     from emocli.faces.analyze import FaceAnalyzer, FaceOptions
     from emocli.media import load_audio
     from emocli.results import Word
-    from emocli.speakers import join_speakers
+    from emocli.speakers import JoinOptions, join_speakers
     from emocli.speech.vad import SileroVAD
 
     vad = SileroVAD()
@@ -148,7 +148,7 @@ def test_own_voice_speaks_and_another_voice_laid_under_the_picture_does_not(data
         words = [
             Word(t, min(t + 0.4, e), "w", 0.9, "V") for s, e in regions for t in np.arange(s, e - 0.2, 0.5)
         ]
-        joined = join_speakers(words, act, vf, audio)
+        joined = join_speakers(words, act, vf, audio, options=JoinOptions(dub_sync=0.15))  # opt-in check
         speech = np.zeros(len(act.frames), bool)
         for s, e in regions:
             speech |= (act.times >= s) & (act.times < e)

@@ -161,13 +161,15 @@ def test_a_mouth_out_of_time_with_its_voice_is_not_its_speaker() -> None:
     )
     dubbed = activity(during([(0, 10)])[None], rng.normal(size=(1, N)).astype(np.float32), level)
     vf = video_faces({0: FACES2[0]})
-    said = join_speakers(words, synced, vf, np.zeros(16000 * 20, np.float32))
+    opt_in = JoinOptions(dub_sync=0.15)  # off by default (see JoinOptions.dub_sync)
+    said = join_speakers(words, synced, vf, np.zeros(16000 * 20, np.float32), options=opt_in)
     assert set(said.word_tracks) == {0}
-    dub = join_speakers(words, dubbed, vf, np.zeros(16000 * 20, np.float32))
+    dub = join_speakers(words, dubbed, vf, np.zeros(16000 * 20, np.float32), options=opt_in)
     assert set(dub.word_tracks) == {None}
     assert [p.found_by for p in dub.profiles.values()] == ["voice"]
     # With too little of that voice on the face, the check is not trusted.
-    short = join_speakers(words[:4], dubbed, vf, np.zeros(16000 * 20, np.float32))
+    short = join_speakers(words[:4], dubbed, vf, np.zeros(16000 * 20, np.float32), options=opt_in)
+    assert set(join_speakers(words, dubbed, vf, np.zeros(0)).word_tracks) == {0}  # the default: off
     assert set(short.word_tracks) == {0}
 
 

@@ -31,9 +31,12 @@ class JoinOptions:
     offscreen_share: float = 0.1  # a voice cluster decided on faces less than this is off screen
     sync_margin: float = 0.03  # lead in mouth-loudness correlation for rule 1b
     pair_bonus: float = 0.1  # rule 1b: weight of the voice cluster's face in each turn's choice
-    # Rule 1c. Measured on the 7 clips: a face with its own voice 0.18-0.46, with another clip's
-    # voice laid under it 0.04-0.20 (6 of 7 below 0.15).
-    dub_sync: float = 0.15
+    # Rule 1c, off by default (0: only a mouth that does not follow its voice at all). Over a 5-8 s
+    # clip a face with its own voice correlated 0.18-0.46 and with another clip's voice laid under
+    # 0.04-0.20 (0.15 caught 3 of 7 dubs), but over 20-40 s of one voice the own-voice correlation
+    # falls to 0.09-0.10 (the short windows' best-of-7-lags inflates it): 0.15 took every word off
+    # the faces of a 2-minute two-person conversation. JoinOptions(dub_sync=0.15) opts in.
+    dub_sync: float = 0.0
     dub_frames: int = 100  # 4 s of that voice on that face before the check is trusted
     sample_rate: int = 16_000
 
