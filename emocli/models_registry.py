@@ -28,6 +28,19 @@ def cache_dir() -> Path:
     return root
 
 
+def package_dir(package: str) -> Path | None:
+    """An installed package's folder, found without importing it (imports can be slow or noisy)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with Path(path).open("rb") as f:

