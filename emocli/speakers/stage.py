@@ -43,44 +43,32 @@ def asd_wanted(video_faces: VideoFaces, speech: Sequence[tuple[float, float]], m
         return False
     if mode == "on":
         return True
-    times = video_faces.sample_times
-    in_speech = np.zeros(len(times), bool)
-    for s, e in speech:
-        in_speech |= (times >= s) & (times < e)
-    rows = in_speech[video_faces.det_sample]
-    faces_per_sample = np.bincount(video_faces.det_sample[rows], minlength=len(times))
-    together = int((faces_per_sample >= 2).sum())
+    together = int((_faces_per_speech_sample(video_faces, speech) >= 2).sum())
     return together / max(video_faces.sample_fps, 1e-6) >= MIN_TOGETHER_S
 
 
-def _tracks_in_speech(
-    video_faces: VideoFaces, speech: Sequence[tuple[float, float]]
-) -> tuple[np.ndarray, int, int]:
-    """Track ids on screen during speech, sampled frames in speech with a face, sampled frames in speech."""
+def _faces_per_speech_sample(video_faces: VideoFaces, speech: Sequence[tuple[float, float]]) -> np.ndarray:
+    """(S,) faces detected on each sampled frame inside the speech (-1 for samples outside it)."""
     times = video_faces.sample_times
     in_speech = np.zeros(len(times), bool)
     for s, e in speech:
         in_speech |= (times >= s) & (times < e)
-    rows = np.isin(video_faces.det_sample, np.flatnonzero(in_speech))
-    tracks = np.unique(video_faces.det_track[rows])
-    return tracks, len(np.unique(video_faces.det_sample[rows])), int(in_speech.sum())
+    counts = np.bincount(video_faces.det_sample, minlength=len(times))
+    return np.where(in_speech, counts, -1)
 
 
 def one_face_through(video_faces: VideoFaces, speech: Sequence[tuple[float, float]]) -> bool:
     """True when exactly one face track is on screen during the speech, on 80% of its samples."""
-    tracks, seen, total = _tracks_in_speech(video_faces, speech)
-    return len(tracks) == 1 and seen >= 0.8 * max(1, total)
+    counts = _faces_per_speech_sample(video_faces, speech)
+    rows = counts[video_faces.det_sample] >= 0  # detections on samples inside the speech
+    tracks = np.unique(video_faces.det_track[rows])
+    return len(tracks) == 1 and int((counts > 0).sum()) >= 0.8 * max(1, int((counts >= 0).sum()))
 
 
 def faces_together(video_faces: VideoFaces, speech: Sequence[tuple[float, float]]) -> int:
     """The most faces on screen at once during the speech (sampled frames)."""
-    times = video_faces.sample_times
-    in_speech = np.zeros(len(times), bool)
-    for s, e in speech:
-        in_speech |= (times >= s) & (times < e)
-    rows = in_speech[video_faces.det_sample]
-    counts = np.bincount(video_faces.det_sample[rows], minlength=len(times))
-    return int(counts.max()) if len(counts) else 0
+    counts = _faces_per_speech_sample(video_faces, speech)
+    return max(0, int(counts.max())) if len(counts) else 0
 
 
 class WhoSpeaks:
