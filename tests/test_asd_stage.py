@@ -27,6 +27,7 @@ from emocli.faces.asd import (
 )
 from emocli.faces.asd_net import random_asd
 from emocli.media import ffmpeg_exe, probe
+from tests.media_factory import make_video
 from tests.test_speakers import video_faces
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,10 +102,7 @@ def test_sync_correlation_finds_a_lagged_match_and_ignores_noise() -> None:
 
 def test_the_stage_scores_visible_tracks_on_speech_frames_with_a_random_network(tmp_path: Path) -> None:
     path = tmp_path / "talk.mp4"
-    src = "testsrc2=size=1280x720:rate=25:duration=4"
-    cmd = [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", src,
-           "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)]  # fmt: skip
-    subprocess.run(cmd, check=True)
+    make_video(path, seconds=4, size="1280x720", audio=False)
     vf = video_faces({0: (0.0, 20.0, (100, 100, 300, 300)), 1: (0.0, 1.5, (700, 100, 900, 300))})
     audio = np.random.default_rng(0).normal(scale=0.1, size=4 * 16000).astype(np.float32)
     act = analyse_speaking(path, probe(path), vf, audio, [(1.0, 2.0)], random_asd(0))
@@ -283,10 +281,7 @@ def test_long_videos_are_scored_in_chunks_with_the_same_evidence(tmp_path: Path)
     from emocli.faces.asd import ASDOptions
 
     path = tmp_path / "talk.mp4"
-    src = "testsrc2=size=640x360:rate=25:duration=6"
-    cmd = [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", src,
-           "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)]  # fmt: skip
-    subprocess.run(cmd, check=True)
+    make_video(path, seconds=6, size="640x360", audio=False)
     vf = video_faces({0: (0.0, 20.0, (100, 100, 300, 300))})
     audio = np.random.default_rng(1).normal(scale=0.1, size=6 * 16000).astype(np.float32)
     net = random_asd(0)

@@ -13,6 +13,7 @@ import typer
 
 from emocli.cli.app import app
 from emocli.cli.common import err, handle_errors
+from emocli.cli.options import QuietOpt
 
 
 @app.command("report")
@@ -42,7 +43,7 @@ def report_command(
     no_picture: Annotated[
         bool, typer.Option("--no-picture", help="Do not write OUT.timeline.png beside the page.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write the self-contained HTML report (and OUT.timeline.png) from a result file."""
     from emocli.errors import InputError, OutputError
