@@ -68,6 +68,21 @@ class Utterance:
     face_track: int | None = None  # id of the face track chosen as this utterance's speaker
     face_rule: str | None = None  # how that track was chosen (documented in faces/speaker.py)
     speaking_score: float | None = None  # mean speaking probability of that face over the utterance (ASD)
+    language: str | None = None  # ISO 639-1 code of the language spoken in this utterance
+    # English translation by Whisper (translate task) when the utterance is not English; the text
+    # model read this instead of ``text``. None for English speech.
+    text_en: str | None = None
+
+    @property
+    def translated(self) -> bool:
+        """True when the emotion's text branch read a translation, not the words as spoken."""
+        return self.text_en is not None
+
+    def caption_text(self, captions: str = "spoken") -> str:
+        """The caption to show: the words as spoken, or with ``captions="english"`` the translation."""
+        if captions == "english" and self.text_en is not None:
+            return self.text_en
+        return self.text
 
     @property
     def duration(self) -> float:
@@ -205,6 +220,7 @@ class Result:
         # Derived from the times, so it holds after utterances are rebuilt (who speaks, annotate).
         for u, ud in zip(self.utterances, d["utterances"], strict=True):
             ud["repetition_cut"] = self.repetition_cut(u)
+            ud["translated"] = u.translated  # the emotion's text branch read ``text_en``
         return d
 
     @classmethod
@@ -213,6 +229,7 @@ class Result:
         for u in d.get("utterances", []):
             u = dict(u)
             u.pop("repetition_cut", None)  # derived from ``repetitions`` (to_dict)
+            u.pop("translated", None)  # derived from ``text_en``
             u["words"] = [Word(**w) for w in u.get("words", [])]
             utts.append(Utterance(**u))
         frames = [
