@@ -225,6 +225,11 @@ class Annotator:
             result.models["face_detector"] = ModelInfo(video_faces.detector, "vendored")
             result.models["face_expression"] = ModelInfo("fer-mini-xception", "vendored")
 
+        if result.utterances and speech is not None and self._wants_translation():
+            from emocli.speech.translate import translate_utterances
+
+            with _timed(timing, "translate"):  # only utterances not in English: free for English
+                translate_utterances(self.speech.whisper, audio, result.utterances, self._beam_size(), hook)
         if result.utterances:
             with _timed(timing, "emotion"):
                 self._recognise(result, audio, visuals)
@@ -239,6 +244,14 @@ class Annotator:
         result.source = str(path)
         result.timing = timing
         return Analysis(result, info, video_faces, visuals, warnings)
+
+    def _wants_translation(self) -> bool:
+        """Translations are made for the text model, or for English captions; Whisper only."""
+        wanted = "text" in self.options.modalities or self.options.render.captions == "english"
+        return wanted and getattr(self.speech.asr, "model", None) is not None
+
+    def _beam_size(self) -> int:
+        return int(getattr(self.speech.asr, "beam_size", 5))
 
     def _speech_or_nothing(
         self,
@@ -294,7 +307,8 @@ class Annotator:
             frames = vis.frame_probs if vis is not None and vis.scores is not None else None
             inputs.append(
                 UtteranceInput(
-                    text=u.text if "text" in mods else None,
+                    # Not English: the text model reads Whisper's translation (speech/translate.py).
+                    text=(u.text_en or u.text) if "text" in mods else None,
                     speaker=u.speaker,
                     start=u.start,
                     end=u.end,

@@ -38,6 +38,7 @@ class Word:
     word: str
     probability: float | None = None  # ASR confidence in [0, 1]
     speaker: str | None = None
+    language: str | None = None  # ISO 639-1 code of the language Whisper decoded this word in
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,8 @@ class Result:
     turns: list[Turn] = field(default_factory=list)  # who speaks when (diarization), for RTTM
     speaker_count: SpeakerCount | None = None
     speaker_profiles: list[SpeakerProfile] = field(default_factory=list)
-    language: str | None = None
+    language: str | None = None  # the language of most of the speech
+    languages: dict[str, float] = field(default_factory=dict)  # speech seconds per language found
     models: dict[str, ModelInfo] = field(default_factory=dict)  # role (asr, diarizer, ...) -> model
     frames: list[FrameResult] = field(default_factory=list)
     speech_duration: float | None = None  # seconds of speech the voice activity detector found
@@ -221,6 +223,9 @@ class Result:
         for u, ud in zip(self.utterances, d["utterances"], strict=True):
             ud["repetition_cut"] = self.repetition_cut(u)
             ud["translated"] = u.translated  # the emotion's text branch read ``text_en``
+            for wd in ud["words"]:  # an utterance is in one language: said once, on the utterance
+                if wd.get("language") == u.language:
+                    wd.pop("language")
         return d
 
     @classmethod
@@ -230,7 +235,7 @@ class Result:
             u = dict(u)
             u.pop("repetition_cut", None)  # derived from ``repetitions`` (to_dict)
             u.pop("translated", None)  # derived from ``text_en``
-            u["words"] = [Word(**w) for w in u.get("words", [])]
+            u["words"] = [Word(**{"language": u.get("language"), **w}) for w in u.get("words", [])]
             utts.append(Utterance(**u))
         frames = [
             FrameResult(f["time"], [Face(**{**x, "box": tuple(x["box"])}) for x in f.get("faces", [])])
@@ -253,6 +258,7 @@ class Result:
                 for p in d.get("speaker_profiles", [])
             ],
             language=d.get("language"),
+            languages=dict(d.get("languages", {})),
             models={k: ModelInfo(**v) for k, v in d.get("models", {}).items()},
             frames=frames,
             speech_duration=d.get("speech_duration"),

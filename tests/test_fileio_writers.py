@@ -113,8 +113,9 @@ def test_rttm_and_csv_rows() -> None:
     rttm = to_rttm(_result()).splitlines()
     assert rttm[0] == "SPEAKER my_talk 1 0.500 1.750 <NA> <NA> SPEAKER_00 <NA> <NA>"
     rows = to_csv(_result()).splitlines()
-    assert rows[0].split(",") == ["start", "end", "speaker", "text", "emotion", "confidence", *EMOTIONS]
-    assert rows[2].startswith("3723.000,3724.500,SPEAKER_01,I am happy.,joy,0.6000,0.1000,0.6000")
+    header = ["start", "end", "speaker", "language", "text", "text_en", "emotion", "confidence", *EMOTIONS]
+    assert rows[0].split(",") == header
+    assert rows[2].startswith("3723.000,3724.500,SPEAKER_01,,I am happy.,,joy,0.6000,0.1000,0.6000")
 
 
 def test_json_round_trip_and_atomic_writing(tmp_path: Path) -> None:

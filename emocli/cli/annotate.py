@@ -143,6 +143,15 @@ def annotate_command(
             show_default=False,
         ),
     ] = None,
+    captions: Annotated[
+        str,
+        typer.Option(
+            "--captions",
+            help="spoken: each caption in the language it was said in; english: speech not in English "
+            "shown in Whisper's English translation (what the text model reads). The video, SRT, VTT "
+            "and CSV follow; the JSON keeps both (text, text_en).",
+        ),
+    ] = "spoken",
     no_video: Annotated[
         bool, typer.Option("--no-video", help="Write only the results, not the annotated video.")
     ] = False,
@@ -155,7 +164,15 @@ def annotate_command(
     from emocli.faces.detect import DETECTORS
     from emocli.fileio import check_output_path
     from emocli.media import probe
-    from emocli.output.writers import output_paths, parse_formats, untranscribed_summary, write_outputs
+    from emocli.output.render import RenderOptions
+    from emocli.output.writers import (
+        CAPTION_MODES,
+        languages_summary,
+        output_paths,
+        parse_formats,
+        untranscribed_summary,
+        write_outputs,
+    )
     from emocli.pipeline import AnnotateOptions, Annotator
 
     # Everything cheap is checked before any model loads.
@@ -165,6 +182,9 @@ def annotate_command(
         raise EmocliError(f"Unknown --asd mode {asd!r}.", "Choose auto, on or off.")
     if asd_weights is not None and not asd_weights.is_file():
         raise EmocliError(f"No Light-ASD weights file at {asd_weights}.", "Give the path of the .model file.")
+    captions = captions.strip().lower()
+    if captions not in CAPTION_MODES:
+        raise EmocliError(f"Unknown --captions mode {captions!r}.", f"Choose {' or '.join(CAPTION_MODES)}.")
     if face_detector.strip().lower() not in DETECTORS:
         raise EmocliError(f"Unknown face detector {face_detector!r}.", f"Choose from {', '.join(DETECTORS)}.")
     info = probe(input)
@@ -188,11 +208,12 @@ def annotate_command(
         device=resolve_device(device),
         asd=asd,
         asd_weights=asd_weights,
+        render=RenderOptions(captions=captions),
     )
     annotator = Annotator(options)
     with RichProgressHook(enabled=not quiet and is_interactive()) as hook:
         analysis = annotator.annotate(input, output if render else None, hook=hook, info=info)
-    written = write_outputs(analysis.result, paths)
+    written = write_outputs(analysis.result, paths, captions)
     if quiet:
         return
     for w in analysis.warnings:
@@ -207,6 +228,8 @@ def annotate_command(
         print_summary(result)
     if result.speaker_count is not None:
         err.print(f"Speakers: {result.speaker_count.summary()}", highlight=False)
+    if languages_summary(result):
+        err.print(f"Languages: {languages_summary(result)}", highlight=False)
     if untranscribed_summary(result):
         err.print(f"Transcript: {untranscribed_summary(result)}", highlight=False)
     files = ([str(output)] if render else []) + [str(p) for p in written]

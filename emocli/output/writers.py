@@ -57,16 +57,31 @@ def _clock(t: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def caption_text(u: Utterance) -> str:
-    """``SPEAKER_00 [joy 82%]: text``; the emotion part only once the model has run."""
+def caption_text(u: Utterance, captions: str = "spoken") -> str:
+    """``SPEAKER_00 [joy 82%]: text``; the emotion part only once the model has run. ``captions``:
+    "spoken" (the words as said) or "english" (the translation, where there is one)."""
     head = u.speaker
     if u.emotion is not None:
         conf = f" {u.confidence:.0%}" if u.confidence is not None else ""
         head += f" [{u.emotion}{conf}]"
-    return f"{head}: {u.text.strip()}"
+    return f"{head}: {u.caption_text(captions).strip()}"
 
 
 NOT_TRANSCRIBED = "(speech not transcribed)"
+CAPTION_MODES = ("spoken", "english")  # --captions
+
+
+def languages_summary(result: Result) -> str:
+    """One phrase for the summary line when the speech is not all English, e.g. ``ru 31.2 s, en
+    40.5 s; 9 of 20 utterances read through an English translation``; "" for English only."""
+    langs = result.languages or ({result.language: result.speech_duration or 0.0} if result.language else {})
+    if not langs or set(langs) == {"en"}:
+        return ""
+    text = ", ".join(f"{k} {v:.1f} s" for k, v in langs.items())
+    n = sum(u.translated for u in result.utterances)
+    if n:
+        text += f"; {n} of {len(result.utterances)} utterances read through an English translation"
+    return text
 
 
 def untranscribed_summary(result: Result) -> str:
@@ -88,35 +103,36 @@ def untranscribed_summary(result: Result) -> str:
     return text
 
 
-def _cues(result: Result) -> list[tuple[float, float, str | None, str]]:
+def _cues(result: Result, captions: str = "spoken") -> list[tuple[float, float, str | None, str]]:
     """(start, end, speaker, text) of every caption: the utterances, and the speech without words."""
-    cues = [(u.start, u.end, u.speaker, caption_text(u)) for u in result.utterances]
+    cues = [(u.start, u.end, u.speaker, caption_text(u, captions)) for u in result.utterances]
     cues += [(x.start, x.end, None, NOT_TRANSCRIBED) for x in result.untranscribed]
     return sorted(cues, key=lambda c: (c[0], c[1]))
 
 
-def to_json(result: Result) -> str:
+def to_json(result: Result, captions: str = "spoken") -> str:
+    """The whole result (``text`` as spoken and ``text_en`` both, whatever ``captions`` is)."""
     return json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-def to_srt(result: Result) -> str:
+def to_srt(result: Result, captions: str = "spoken") -> str:
     blocks = [
         f"{i}\n{_clock(s, ',')} --> {_clock(e, ',')}\n{text}\n"
-        for i, (s, e, _, text) in enumerate(_cues(result), 1)
+        for i, (s, e, _, text) in enumerate(_cues(result, captions), 1)
     ]
     return "\n".join(blocks)
 
 
-def to_vtt(result: Result) -> str:
+def to_vtt(result: Result, captions: str = "spoken") -> str:
     blocks = ["WEBVTT\n"]
-    for s, e, speaker, text in _cues(result):
+    for s, e, speaker, text in _cues(result, captions):
         text = text.replace("-->", "->")
         voice = f"<v {speaker}>" if speaker is not None else ""
         blocks.append(f"{_clock(s, '.')} --> {_clock(e, '.')}\n{voice}{text}\n")
     return "\n".join(blocks)
 
 
-def to_rttm(result: Result) -> str:
+def to_rttm(result: Result, captions: str = "spoken") -> str:
     """NIST RTTM (file id = input stem): the diarization turns, or the utterances when there are none.
 
     Turns cover the pauses inside a speaker's turn, which utterances (built from words) leave out.
@@ -127,24 +143,27 @@ def to_rttm(result: Result) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-CSV_COLUMNS = ["start", "end", "speaker", "text", "emotion", "confidence", *EMOTIONS]
+# text: as spoken (or the translation with --captions english); text_en: what the text model read
+# where it is not the words as spoken (empty for English speech).
+CSV_COLUMNS = ["start", "end", "speaker", "language", "text", "text_en", "emotion", "confidence", *EMOTIONS]
 
 
-def to_csv(result: Result) -> str:
+def to_csv(result: Result, captions: str = "spoken") -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for u in result.utterances:
         scores = u.scores or {}
         w.writerow(
-            [f"{u.start:.3f}", f"{u.end:.3f}", u.speaker, u.text.strip(), u.emotion or "",
+            [f"{u.start:.3f}", f"{u.end:.3f}", u.speaker, u.language or "", u.caption_text(captions).strip(),
+             (u.text_en or "").strip(), u.emotion or "",
              "" if u.confidence is None else f"{u.confidence:.4f}",
              *("" if e not in scores else f"{scores[e]:.4f}" for e in EMOTIONS)]
         )  # fmt: skip
     return buf.getvalue()
 
 
-RENDERERS: dict[OutputFormat, Callable[[Result], str]] = {
+RENDERERS: dict[OutputFormat, Callable[[Result, str], str]] = {
     OutputFormat.json: to_json,
     OutputFormat.srt: to_srt,
     OutputFormat.vtt: to_vtt,
@@ -159,8 +178,9 @@ def output_paths(base: Path, formats: Iterable[OutputFormat]) -> dict[OutputForm
     return {f: base.with_suffix(f".{f.value}") for f in formats}
 
 
-def write_outputs(result: Result, paths: dict[OutputFormat, Path]) -> list[Path]:
-    """Write each format atomically; returns the paths written."""
+def write_outputs(result: Result, paths: dict[OutputFormat, Path], captions: str = "spoken") -> list[Path]:
+    """Write each format atomically; returns the paths written. ``captions``: the subtitles' and
+    the CSV's text, "spoken" or "english" (``Utterance.caption_text``)."""
     written = []
     for fmt, path in paths.items():
         if fmt is OutputFormat.html:
@@ -168,6 +188,6 @@ def write_outputs(result: Result, paths: dict[OutputFormat, Path]) -> list[Path]
 
             written += write_report(result.to_dict(), path)
             continue
-        write_text_atomic(path, RENDERERS[fmt](result))
+        write_text_atomic(path, RENDERERS[fmt](result, captions))
         written.append(path)
     return written

@@ -38,6 +38,7 @@ from emocli.errors import EmocliError, ModelUnavailableError
 from emocli.hooks import ProgressHook, null_hook
 from emocli.results import RepetitionCut, Untranscribed, Word
 from emocli.speech.coverage import LOOP_CUT, NOT_SPEECH, uncovered, unexplained
+from emocli.speech.languages import LanguageSpan, identify, language_runs, seconds_by_language
 from emocli.speech.repetition import KEEP, cut_loop, word_loops
 from emocli.speech.vad import Region, plan_blocks
 
@@ -69,6 +70,7 @@ class AsrOutput:
     language_probability: float | None = None
     untranscribed: list[Untranscribed] = field(default_factory=list)  # speech left without words
     repetitions: list[RepetitionCut] = field(default_factory=list)  # loops caught
+    languages: list[LanguageSpan] = field(default_factory=list)  # the language of each stretch
 
     @property
     def words(self) -> list[Word]:
@@ -130,17 +132,20 @@ class FasterWhisperASR:
         self.max_block = max_block
 
     def check_language(self, language: str | None) -> str | None:
-        """The normalised language code, or a one-line error for a code Whisper does not know."""
+        """The normalised code (or comma-separated codes: the candidates), or a one-line error for
+        a code Whisper does not know."""
         if language is None:
             return None
-        code = language.strip().lower()
+        codes = [c.strip().lower() for c in language.split(",") if c.strip()]
         supported = set(self.model.supported_languages)
-        if code not in supported:
+        bad = [c for c in codes if c not in supported] or ([] if codes else [language])
+        if bad:
             raise EmocliError(
-                f"Unknown language code {language!r} for Whisper.",
-                "Use an ISO 639-1 code such as en, fr, de, es, or leave --language out to detect it.",
+                f"Unknown language code {bad[0]!r} for Whisper.",
+                "Use ISO 639-1 codes such as en, fr, de, es (one forces it, several separated by "
+                "commas limit the choice), or leave --language out to detect it.",
             )
-        return code
+        return ",".join(dict.fromkeys(codes))
 
     def transcribe(
         self,
@@ -150,44 +155,64 @@ class FasterWhisperASR:
         hook: ProgressHook = null_hook,
     ) -> AsrOutput:
         duration = len(audio) / SAMPLE_RATE
-        forced = language = self.check_language(language)
+        codes = (self.check_language(language) or "").split(",")
+        if not self.model.model.is_multilingual:
+            codes = ["en"]  # an English-only model (tiny.en) has no language head
+        forced = codes[0] if len(codes) == 1 and codes[0] else None
         regions = list(speech) if speech is not None else [(0.0, duration)]
-        blocks = plan_blocks(regions, duration, max_block=self.max_block)
-        total = sum(e - s for s, e in blocks)
+        if forced is not None:
+            spans = [LanguageSpan(0.0, duration, forced)]
+        else:
+            hook("identify language", completed=0.0, total=None)
+            spans = identify(self.model, audio, regions, [c for c in codes if c] or None)
+        plan = self._plan(regions, spans, duration)
+        total = sum(e - s for (s, e), _ in plan)
         done = 0.0
         segments: list[AsrSegment] = []
         repetitions: list[RepetitionCut] = []
         notes: list[Untranscribed] = []  # why a stretch has no words, where that is known
-        probability: float | None = None
         hook("transcribe", completed=0.0, total=total)
-        for b_start, b_end in blocks:
+        for (b_start, b_end), lang in plan:
 
             def progress(t: float, done: float = done, size: float = b_end - b_start) -> None:
                 hook("transcribe", completed=done + min(t, size), total=total)
 
-            segs, info = self._decode(audio, b_start, b_end, language, progress)
-            if language is None:
-                # The first block's language holds for the rest (a later block could be
-                # misdetected from a few words); stretches left without words get their own.
-                language, probability = info.language, info.language_probability
-            segs = self._repair_loops(audio, segs, (b_start, b_end), language, repetitions, notes)
+            segs, _ = self._decode(audio, b_start, b_end, lang, progress)
+            segs = self._repair_loops(audio, segs, (b_start, b_end), lang, repetitions, notes)
             if speech is not None:
                 inside = [(max(s, b_start), min(e, b_end)) for s, e in regions if e > b_start and s < b_end]
                 segs += self._fill_gaps(
-                    audio, inside, segs, (b_start, b_end), (language, forced), repetitions, notes
+                    audio, inside, segs, (b_start, b_end), (lang, forced), repetitions, notes
                 )
             segs = sorted((s for s in segs if s.words), key=lambda s: (s.start, s.end))
             # The passes' words side by side can repeat again ("oh, oh" cut twice): cut, no retry.
-            segs = self._repair_loops(
-                audio, segs, (b_start, b_end), language, repetitions, notes, retry=False
-            )
+            segs = self._repair_loops(audio, segs, (b_start, b_end), lang, repetitions, notes, retry=False)
             segments += sorted(segs, key=lambda s: (s.start, s.end))
             done += b_end - b_start
             hook("transcribe", completed=done, total=total)
+        segments.sort(key=lambda s: (s.start, s.end))
         words = [w for s in segments for w in s.words]
         untranscribed = unexplained(regions, words, notes) if speech is not None else []
         repetitions.sort(key=lambda r: (r.start, r.end))
-        return AsrOutput(segments, language, probability, untranscribed, repetitions)
+        main = next(iter(seconds_by_language(spans)))
+        probs = [x.probability for x in spans if x.language == main and x.probability is not None]
+        probability = round(float(np.mean(probs)), 4) if probs else None
+        return AsrOutput(segments, main, probability, untranscribed, repetitions, spans)
+
+    def _plan(
+        self, regions: Sequence[Region], spans: Sequence[LanguageSpan], duration: float
+    ) -> list[tuple[Region, str]]:
+        """Decoding blocks, each with its language: ``plan_blocks`` over each run of one language;
+        where two runs' padded blocks would overlap, both stop halfway between their speech."""
+        plan: list[tuple[Region, str]] = []
+        for lang, run in language_runs(regions, spans):
+            blocks = plan_blocks(run, duration, max_block=self.max_block)
+            if plan and blocks and blocks[0][0] < plan[-1][0][1]:
+                mid = (blocks[0][0] + plan[-1][0][1]) / 2  # both padded by the same amount
+                plan[-1] = ((plan[-1][0][0], mid), plan[-1][1])
+                blocks[0] = (mid, blocks[0][1])
+            plan += [(b, lang) for b in blocks]
+        return plan
 
     def _decode(
         self,
@@ -212,7 +237,7 @@ class FasterWhisperASR:
         )
         out = []
         for seg in raw:  # a generator: decoding happens while we iterate
-            out.append(_convert(seg, lo))
+            out.append(_convert(seg, lo, language or getattr(info, "language", None)))
             if progress is not None:
                 progress(float(seg.end))
         return out, info
@@ -334,14 +359,16 @@ def _segment(words: list[Word], like: AsrSegment | None = None) -> AsrSegment:
     return AsrSegment(like.start, like.end, text, words, like.no_speech_prob, like.avg_logprob)
 
 
-def _convert(seg: Any, offset: float) -> AsrSegment:
-    """A faster-whisper Segment (times relative to its block) -> AsrSegment in input time."""
+def _convert(seg: Any, offset: float, language: str | None = None) -> AsrSegment:
+    """A faster-whisper Segment (times relative to its block) -> AsrSegment in input time, its
+    words marked with the ``language`` they were decoded in."""
     words = [
         Word(
             start=round(offset + float(w.start), 3),
             end=round(offset + float(max(w.end, w.start)), 3),
             word=str(w.word).strip(),
             probability=round(float(w.probability), 4),
+            language=language,
         )
         for w in (seg.words or [])
         if str(w.word).strip()

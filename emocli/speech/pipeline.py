@@ -22,6 +22,7 @@ from emocli.media import SAMPLE_RATE, MediaInfo, probe, stream_audio
 from emocli.results import ModelInfo, Result, Utterance, Word
 from emocli.speech.asr import load_asr
 from emocli.speech.diarize import check_speaker_bounds, load_diarizer, speaker_name
+from emocli.speech.languages import seconds_by_language
 from emocli.speech.utterances import (
     Turn,
     assign_speakers,
@@ -166,6 +167,7 @@ class SpeechPipeline:
             speakers=[rename[s] for s in order if rename[s] in speakers],
             turns=turns,
             language=asr.language,
+            languages=seconds_by_language(asr.languages),
             models=self.models(),
             speech_duration=round(speech_duration(speech), 3),
             untranscribed=asr.untranscribed,  # speech the ASR found no words in, and why

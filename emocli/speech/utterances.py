@@ -152,7 +152,7 @@ def build_utterances(
 ) -> list[Utterance]:
     """Group speaker-assigned words (in time order) into utterances.
 
-    A new utterance starts when the speaker changes, when the pause before a word exceeds
+    A new utterance starts when the speaker or the language changes, when the pause before a word exceeds
     ``max_pause`` seconds, after a word that ends a sentence (``split_sentences``), or when the
     utterance would grow past ``max_duration`` seconds.
     """
@@ -166,8 +166,9 @@ def build_utterances(
                     start=current[0].start,
                     end=max(w.end for w in current),
                     speaker=current[0].speaker or "SPEAKER_00",
-                    text=join_words(current, language),
+                    text=join_words(current, current[0].language or language),
                     words=list(current),
+                    language=current[0].language or language,
                 )
             )
             current.clear()
@@ -177,6 +178,7 @@ def build_utterances(
             last = current[-1]
             if (
                 w.speaker != last.speaker
+                or w.language != last.language  # an utterance is in one language (issue 14)
                 or w.start - last.end > max_pause
                 or (split_sentences and ends_sentence(last.word))
                 or w.end - current[0].start > max_duration
