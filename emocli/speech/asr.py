@@ -40,7 +40,7 @@ from emocli.results import RepetitionCut, Untranscribed, Word
 from emocli.speech.coverage import LOOP_CUT, NOT_SPEECH, uncovered, unexplained
 from emocli.speech.languages import LanguageSpan, identify, language_runs, seconds_by_language
 from emocli.speech.repetition import KEEP, cut_loop, word_loops
-from emocli.speech.vad import Region, plan_blocks
+from emocli.speech.vad import Region, merge_regions, plan_blocks
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -161,7 +161,7 @@ class FasterWhisperASR:
         forced = codes[0] if len(codes) == 1 and codes[0] else None
         regions = list(speech) if speech is not None else [(0.0, duration)]
         if forced is not None:
-            spans = [LanguageSpan(0.0, duration, forced)]
+            spans = [LanguageSpan(s, e, forced) for s, e in merge_regions(regions)]
         else:
             hook("identify language", completed=0.0, total=None)
             spans = identify(self.model, audio, regions, [c for c in codes if c] or None)
