@@ -8,21 +8,19 @@ side of the frame, so 360p, 720p, portrait and 4K read the same.
 
 from __future__ import annotations
 
-import importlib.util
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from emocli import EMOTIONS
 from emocli.fileio import atomic_output
 from emocli.hooks import ProgressHook, null_hook
 from emocli.media import MediaInfo, VideoWriter, probe, read_frames
+from emocli.output import fonts
 from emocli.output.canvas import I420Canvas
 from emocli.results import Result, Utterance
 
@@ -59,28 +57,7 @@ class RenderOptions:
     crf: int = 21
     smoothing: float = 0.5  # weight of the previous frame's bars (0 = raw per-frame values)
     draw_other_faces: bool = True
-
-
-@lru_cache(maxsize=4)
-def _font_path(bold: bool) -> str | None:
-    # DejaVu ships with matplotlib (a dependency): full Unicode coverage for non-ASCII transcripts.
-    spec = importlib.util.find_spec("matplotlib")
-    if spec is None or spec.origin is None:
-        return None
-    p = (
-        Path(spec.origin).parent
-        / "mpl-data"
-        / "fonts"
-        / "ttf"
-        / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
-    )
-    return str(p) if p.is_file() else None
-
-
-@lru_cache(maxsize=32)
-def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    path = _font_path(bold)
-    return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
+    captions: str = "spoken"  # "spoken": the words as said; "english": Whisper's translation
 
 
 @dataclass
@@ -127,13 +104,7 @@ class Sprite:
 def text_sprite(
     text: str, size: int, colour: tuple[int, int, int], bold: bool = False, outline: int = 0
 ) -> Sprite:
-    font = _font(size, bold)
-    left, top, right, bottom = font.getbbox(text, stroke_width=outline)
-    img = Image.new("RGBA", (max(1, right - left), max(1, bottom - top)), (0, 0, 0, 0))
-    ImageDraw.Draw(img).text(
-        (-left, -top), text, font=font, fill=(*colour, 255), stroke_width=outline, stroke_fill=(0, 0, 0, 255)
-    )
-    return Sprite.from_image(img)
+    return Sprite.from_image(fonts.text_image(text, size, (*colour, 255), bold, outline))
 
 
 def _fill(
@@ -161,6 +132,22 @@ def _rect(
     _fill(frame, x0, y1 - t, x1, y1, colour)
     _fill(frame, x0, y0, x0 + t, y1, colour)
     _fill(frame, x1 - t, y0, x1, y1, colour)
+
+
+def caption_text(u: Utterance, captions: str = "spoken") -> tuple[str, str | None, str | None]:
+    """The caption to draw, its language, and a note when letters had to be left out.
+
+    The words as chosen (``captions``: "spoken" or "english"); where no font here draws them (or a
+    script needs raqm, which is missing), Whisper's English translation; failing both, the letters
+    that can be drawn and a note: never boxes in place of letters."""
+    english = captions == "english" and u.text_en is not None
+    text, language = " ".join(u.caption_text(captions).split()), "en" if english else u.language
+    if fonts.can_draw(text, language):
+        return text, language, None
+    if u.text_en and fonts.can_draw(u.text_en, "en"):
+        return " ".join(u.text_en.split()), "en", None
+    kept = fonts.drawable(text, fonts.plan(text, language))
+    return kept, language, f"(caption not drawable: {u.language or 'unknown script'})"
 
 
 @dataclass
@@ -203,30 +190,36 @@ class CaptionRenderer:
         size = L.px(26)
         pad = L.px(12)
         max_w = int(L.width * 0.92)
-        font = _font(size)
-        # Wrap by measured width: average glyph width of this font at this size.
-        avg = max(1.0, font.getlength("abcdefghijklmnopqrstuvwxyz ") / 27)
-        lines = textwrap.wrap(u.text.strip() or "…", width=max(8, int((max_w - 3 * pad) / avg)))
+        text, language, note = caption_text(u, self.options.captions)
+        plan = fonts.plan(text, language)
+        # Wrapped by shaped width: between words, or between characters in Chinese and Japanese.
+        lines = fonts.wrap(text or ("" if note else "…"), plan, size, max_w - 3 * pad)
         if len(lines) > 3:  # long utterances: keep the end, which is what is being said now-ish
-            lines = ["…" + lines[-3].lstrip(), *lines[-2:]]
+            lines = [fonts.layout("…" + lines[-3].text, plan, size), *lines[-2:]]
+        body = [(line, (255, 255, 255, 255)) for line in lines]
+        if note:
+            body.append((fonts.layout(note, fonts.plan(note), size), (200, 200, 200, 255)))
         colour = EMOTION_COLOURS.get(u.emotion or "", (235, 235, 235))
         head = u.speaker
         if u.emotion:
             head += f"  ·  {u.emotion.upper()}"
             if u.confidence is not None:
                 head += f" {u.confidence:.0%}"
-        head_font = _font(size, bold=True)
-        line_h = round(size * 1.25)
-        text_w = max([head_font.getlength(head), *(font.getlength(s) for s in lines)])
+        head_plan = fonts.plan(head, bold=True)
+        head_line = fonts.layout(fonts.drawable(head, head_plan), head_plan, size)
+        up, line_h = fonts.spacing([head_line, *(ln for ln, _c in body)])
+        text_w = max(ln.width for ln in [head_line, *(ln for ln, _c in body)])
         w = min(max_w, int(text_w) + 3 * pad)
-        h = pad * 2 + line_h * (1 + len(lines))
+        h = pad * 2 + line_h * (1 + len(body))
         img = Image.new("RGBA", (w, h), (*PANEL, 175))
         d = ImageDraw.Draw(img)
         stripe = L.px(6)
         d.rectangle((0, 0, stripe, h), fill=(*colour, 255))
-        d.text((pad + stripe, pad), head, font=head_font, fill=(*colour, 255))
-        for i, s in enumerate(lines):
-            d.text((pad + stripe, pad + line_h * (i + 1)), s, font=font, fill=(255, 255, 255, 255))
+        fonts.draw_line(d, head_line, pad + stripe, pad + up, (*colour, 255))
+        right = w - 2 * pad + stripe  # as far from the right edge as the text starts from the left
+        for i, (line, fill) in enumerate(body):
+            x = right - line.width if line.plan.rtl else pad + stripe  # right to left: right-aligned
+            fonts.draw_line(d, line, x, pad + line_h * (i + 1) + up, fill)
         sprite = Sprite.from_image(img)
         self._caption_cache = {idx: (sprite, h)}  # captions are visited in order: keep one
         return sprite, h
