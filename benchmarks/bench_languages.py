@@ -18,6 +18,11 @@ overlap its speech (scores weighted by the overlap). Reported per language:
   ``translate s``: the seconds spent translating.
 
 ``--show N`` prints N examples per language: the words as decoded, and what the text model read.
+
+``--conversation LANG [--captions spoken|english]``: instead, the English + LANG dialogue of
+``language_set.conversation`` made into a video and annotated by ``emocli annotate``; prints each
+utterance's language (against the one spoken), whether it was translated, its words and
+translation, and saves a frame from the middle of each utterance to look at.
 """
 
 from __future__ import annotations
@@ -72,6 +77,63 @@ def read_items(result: dict, turns: list[Turn]) -> list[dict]:
     return rows
 
 
+def run_conversation(work: Path, other: str, captions: str) -> int:
+    """The two-language conversation of ``language_set.conversation`` as a 1280x720 video (a plain
+    background: no face), annotated by the real CLI; per utterance its language, whether it was
+    translated and its caption, and a frame in the middle of each utterance saved as PNG."""
+    import subprocess
+
+    from language_set import conversation
+
+    from emocli.media import ffmpeg_exe
+
+    spans = conversation(work, other)
+    wav, video = work / f"conversation_{other}.wav", work / f"conversation_{other}.mp4"
+    seconds = spans[-1].end + 0.5
+    subprocess.run(
+        [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi",
+         "-i", f"color=c=0x305070:s=1280x720:r=25:d={seconds}", "-i", str(wav),
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(video)],
+        check=True,
+    )  # fmt: skip
+    out = work / f"annotated_{other}_{captions}.mp4"
+    cmd = [
+        sys.executable,
+        "-m",
+        "emocli",
+        "annotate",
+        str(video),
+        "-o",
+        str(out),
+        "-f",
+        "json,srt",
+        "--quiet",
+    ]
+    subprocess.run([*cmd, "--captions", captions], check=True, cwd=HERE.parent)
+    result = json.loads(out.with_suffix(".json").read_text())
+    truth = {t.id: t for t in spans}
+    for k, u in enumerate(result["utterances"]):
+        mid = (u["start"] + u["end"]) / 2
+        said = next((t for t in truth.values() if t.start - 0.3 <= mid <= t.end + 0.3), None)
+        png = work / f"frame_{other}_{captions}_{k:02d}.png"
+        subprocess.run(
+            [ffmpeg_exe(), "-loglevel", "error", "-y", "-ss", f"{mid:.2f}", "-i", str(out),
+             "-frames:v", "1", str(png)],
+            check=True,
+        )  # fmt: skip
+        right = (
+            "?"
+            if said is None
+            else ("ok" if said.language == u["language"] else f"WRONG (said {said.language})")
+        )
+        print(
+            f"{u['start']:6.1f}-{u['end']:5.1f} {u['speaker']} {u['language']} {right:<16} "
+            f"translated={u['translated']!s:<5} {u['emotion']:<8} {u['text']!r} | en: {u['text_en']!r}"
+            f" -> {png.name}"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -87,7 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="CPU threads for torch and the ASR")
     ap.add_argument("--json", type=Path, metavar="OUT", help="write every item's row and the totals here")
     ap.add_argument("--show", type=int, default=0, metavar="N", help="print N examples per language")
+    ap.add_argument("--conversation", metavar="LANG", help="only the English + LANG dialogue, as a video")
+    ap.add_argument("--captions", default="spoken", help="for --conversation: spoken or english")
     args = ap.parse_args(argv)
+    if args.conversation:
+        return run_conversation(
+            args.work or Path(tempfile.mkdtemp(prefix="emocli-conv-")), args.conversation, args.captions
+        )
 
     import torch
 

@@ -246,7 +246,7 @@ def test_vad_retries_more_permissively_only_when_an_input_seems_to_hold_no_speec
     calls: list[float] = []
     found = {0.5: [(1.0, 1.1)], vad_module.RETRY_THRESHOLD: [(0.9, 2.8)]}
 
-    def regions(self: object, audio: np.ndarray, threshold: float, progress: object) -> list:
+    def regions(self: object, probs: list[float], n_samples: int, threshold: float) -> list:
         calls.append(threshold)
         return found[threshold]
 
@@ -259,6 +259,32 @@ def test_vad_retries_more_permissively_only_when_an_input_seems_to_hold_no_speec
     assert vad(np.zeros(4 * SR, np.float32)) == [(1.0, 1.5)] and calls == [0.5]
     calls.clear()
     assert vad_module.SileroVAD(retry_threshold=None)(np.zeros(4 * SR, np.float32)) == [(1.0, 1.5)]
+
+
+@pytest.mark.slow
+def test_the_vad_gives_silero_s_own_regions(data_dir: Path) -> None:
+    """speech/vad.py runs Silero's ONNX session itself (no torch per window): the same regions as
+    silero's get_speech_timestamps, on speech, a clip's soundtrack and a shouted clip."""
+    import torch
+
+    from emocli.media import load_audio
+    from emocli.speech.vad import RETRY_THRESHOLD, SileroVAD, merge_regions
+
+    vad = SileroVAD()
+    files = [data_dir / "speech" / "sample.wav", data_dir / "clips" / "face_1.mp4"]
+    files += sorted((data_dir / "ravdess").rglob("03-01-05-02-01-02-18.flac"))[:1]  # shouted: retried
+    for f in files:
+        audio = load_audio(f)
+        for threshold in (0.5, RETRY_THRESHOLD):
+            stamps = vad._silero.get_speech_timestamps(  # type: ignore[attr-defined]
+                torch.from_numpy(audio), vad._model, threshold=threshold, min_speech_duration_ms=250,
+                min_silence_duration_ms=100, speech_pad_ms=30,
+            )  # fmt: skip
+            vad._model.reset_states()  # type: ignore[attr-defined]
+            theirs = merge_regions([(s["start"] / SR, s["end"] / SR) for s in stamps])
+            ours = vad._regions(vad._probs(audio, lambda p: None), len(audio), threshold)
+            assert ours == theirs, (f.name, threshold)
+        assert vad(audio), f.name  # speech found in each (the shouted clip on the second pass)
 
 
 @pytest.mark.slow

@@ -22,7 +22,14 @@ AsrModelOpt = Annotated[
 ]
 LanguageOpt = Annotated[
     str | None,
-    typer.Option("--language", "-l", help="Spoken language (ISO code, e.g. en). Default: detected."),
+    typer.Option(
+        "--language",
+        "-l",
+        help="Spoken language: one ISO code forces it (e.g. es); several (en,es) limit the choice. "
+        "Default: found per stretch of speech, so a file may hold several. Speech not in English is "
+        "read by the text model through Whisper's English translation; measured: en, es, fr, de, "
+        "ru, zh, ar, hi (benchmarks/bench_languages.py).",
+    ),
 ]
 DiarizerOpt = Annotated[
     str,
