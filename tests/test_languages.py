@@ -4,6 +4,7 @@ in one language each, translations for the text model, and the writers' --captio
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -201,3 +202,17 @@ def test_subtitles_and_csv_follow_captions_english() -> None:
     assert languages_summary(r) == "es 4.0 s, en 4.0 s; 1 of 2 utterances read through an English translation"
     english = Result(source="y", duration=1.0, language="en", languages={"en": 1.0})
     assert languages_summary(english) == ""
+
+
+def test_a_bad_captions_mode_fails_in_one_line_before_any_model_loads(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from emocli.cli import app
+    from tests.cli_helpers import assert_one_line_error
+    from tests.media_factory import tone
+
+    src = write_wav(tmp_path / "a.wav", tone(1.0))
+    res = CliRunner().invoke(
+        app, ["annotate", str(src), "-o", str(tmp_path / "o.mp4"), "--captions", "french"]
+    )
+    assert_one_line_error(res.exit_code, res.output, "unknown --captions mode 'french'")

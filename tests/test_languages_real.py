@@ -3,6 +3,8 @@ through the bundled Whisper and the shipped emotion model. Skips without espeak-
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -82,3 +84,29 @@ def test_forcing_english_decodes_everything_as_english_and_translates_nothing(
         "en": pytest.approx(res.speech_duration, abs=0.5)
     }
     assert not any(u.translated for u in res.utterances)
+
+
+def test_annotate_captions_english_with_candidate_languages_writes_translated_subtitles(
+    bilingual: tuple[Path, list[tuple[float, float, str]]], tmp_path: Path
+) -> None:
+    """What a user types for a German/English interview: --language en,de --captions english."""
+    from typer.testing import CliRunner
+
+    from emocli.cli import app
+
+    path, _ = bilingual
+    out = tmp_path / "talk.mp4"
+    args = ["annotate", str(path), "-o", str(out), "-f", "json,srt,csv", "--language", "en,de"]
+    res = CliRunner().invoke(app, [*args, "--captions", "english", "--modalities", "text,audio"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.with_suffix(".json").read_text())
+    german = [u for u in doc["utterances"] if u["language"] == "de"]
+    assert german and all(u["translated"] and u["text_en"] for u in german)
+    srt = out.with_suffix(".srt").read_text()
+    for u in german:  # the subtitles show the translation, the JSON keeps both
+        assert u["text_en"].strip() in srt and u["text"].strip() not in srt
+    english = [u for u in doc["utterances"] if u["language"] == "en"]
+    assert english and all(u["text"].strip() in srt for u in english)
+    rows = list(csv.DictReader(out.with_suffix(".csv").open(encoding="utf-8")))
+    assert [r["language"] for r in rows] == [u["language"] for u in doc["utterances"]]
+    assert "Languages: " in res.output and "read through an English translation" in res.output

@@ -69,6 +69,13 @@ def print_transcript(result: Result) -> None:
             )
 
 
+def _languages(result: Result) -> str:
+    """``language en``, or the languages with their speech seconds when there are several."""
+    if len(result.languages) > 1:
+        return "languages " + ", ".join(f"{k} {v:.1f} s" for k, v in result.languages.items())
+    return f"language {result.language}"
+
+
 @app.command("transcribe")
 @handle_errors
 def transcribe_command(
@@ -107,7 +114,9 @@ def transcribe_command(
 
     Speakers come from the voice alone here (it does not look at the faces of a video); for speakers
     found from voice and face together (active speaker detection), use emocli annotate IN -o OUT.mp4
-    --no-video --output-format json,rttm."""
+    --no-video --output-format json,rttm. The language is found per stretch of speech (a file may hold
+    several; each utterance says its own) and the words are kept as spoken: transcribe does not
+    translate (annotate does, for its text model)."""
     from emocli.device import resolve_device
     from emocli.errors import InputError
     from emocli.fileio import check_output_path
@@ -145,7 +154,7 @@ def transcribe_command(
     print_transcript(speech.result)
     err.print(
         f"Speakers: {speech.result.speaker_count.summary()}. {len(speech.result.utterances)} utterances, "
-        f"language {speech.result.language}; {untranscribed_summary(speech.result)}. "
+        f"{_languages(speech.result)}; {untranscribed_summary(speech.result)}. "
         f"Wrote {', '.join(str(p) for p in written)}",
         highlight=False,
     )
