@@ -209,7 +209,7 @@ def test_a_bad_captions_mode_fails_in_one_line_before_any_model_loads(tmp_path: 
 
     from emocli.cli import app
     from tests.cli_helpers import assert_one_line_error
-    from tests.media_factory import tone
+    from tests.media_factory import tone, write_wav
 
     src = write_wav(tmp_path / "a.wav", tone(1.0))
     res = CliRunner().invoke(
