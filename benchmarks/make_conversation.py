@@ -41,6 +41,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -159,6 +160,38 @@ H264_AAC = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", 
 H264_AAC += ["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart"]
 
 
+def piece_audio(a0: int, a1: int) -> str:
+    """The filter that cuts samples a0:a1 of a clip's sound for one turn, exactly a1 - a0 samples long.
+
+    The sound of a clip cut to whole video frames ends at its last whole audio packet (up to 64 ms
+    before the last frame), so a turn that runs to the clip's end got less sound than picture: every
+    later turn's sound came that much early (24-52 ms in a cycle), and a loop repeated it per cycle
+    (600 s of side2: the sound 1.18 s ahead of the picture and of the reference at the end). Silence
+    pads the piece to its picture's length."""
+    n = a1 - a0
+    return f"atrim=start_sample={a0}:end_sample={a1},asetpts=PTS-STARTPTS,apad=whole_len={n}"
+
+
+def check_length(path: Path, frames: int) -> None:
+    """Refuse an output whose sound or picture is not ``frames`` video frames long (within a frame):
+    the reference turns assume both are."""
+    from emocli.media import ffmpeg_exe, load_audio
+
+    err = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(path), "-map", "0:v", "-c", "copy", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+    ).stderr
+    counts = re.findall(r"frame=\s*(\d+)", err)
+    got_frames = int(counts[-1]) if counts else -1
+    got_audio = len(load_audio(path)) / SR * FPS  # in video frames
+    if abs(got_frames - frames) > 1 or abs(got_audio - frames) > 1:
+        raise SystemExit(
+            f"{path}: {got_frames} frames and {got_audio / FPS:.3f} s of sound, expected {frames} frames "
+            f"({frames / FPS:.3f} s): its reference turns would not match"
+        )
+
+
 def ffmpeg(*args: str | Path | int, stdin: bytes | None = None) -> None:
     from emocli.media import ffmpeg_exe
 
@@ -268,7 +301,7 @@ def make_faces(
         for j, (c, fa, fb) in enumerate(turns):
             k = add_input(norm[c], False)
             a0, a1 = fa * SR // FPS, fb * SR // FPS
-            filters.append(f"[{k}:a]atrim=start_sample={a0}:end_sample={a1},asetpts=PTS-STARTPTS[a{j}]")
+            filters.append(f"[{k}:a]{piece_audio(a0, a1)}[a{j}]")
             audio_labels.append(f"[a{j}]")
             for p in clips:
                 if p == c:
@@ -299,6 +332,7 @@ def make_faces(
         out = out_dir / f"{name}.mp4"
         # The lossless cycle (PCM sound) is what repeats, so that the loop adds no AAC priming gaps.
         ffmpeg("-stream_loop", repeats - 1, "-i", cycle, *H264_AAC, "-r", FPS, out)
+        check_length(out, repeats * sum(fb - fa for _, fa, fb in turns))
 
     starts = [sum(fb - fa for _, fa, fb in turns[:j]) / FPS for j in range(len(turns))]  # within a cycle
     timeline = [

@@ -1,9 +1,11 @@
-"""The pure helpers of benchmarks/bench_diarize.py and make_conversation.py (no data, no models)."""
+"""The helpers of benchmarks/bench_diarize.py and make_conversation.py (no data, no models; tiny
+media made here with ffmpeg)."""
 
 from __future__ import annotations
 
 import importlib.util
 import random
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -135,3 +137,31 @@ def test_silent_stretch_takes_the_longest_pause_or_a_still_frame() -> None:
     assert a == b and 2.0 < a < 2.6
     a, b = conv.silent_stretch([(0.0, 4.95)], 5.0)  # no pause long enough: one frame
     assert a == b
+
+
+def test_a_turn_gets_as_much_sound_as_picture_even_at_its_clips_end(tmp_path: Path) -> None:
+    # A clip whose sound stops 0.1 s before its picture (as a clip cut to whole frames does): the
+    # turn cut to its last frames must still carry sound for all of them, or every later turn's sound
+    # comes early (and a loop adds that per cycle).
+    from emocli.media import ffmpeg_exe, load_audio
+
+    clip = tmp_path / "clip.mkv"
+    ffmpeg = [ffmpeg_exe(), "-loglevel", "error", "-y"]
+    subprocess.run(
+        [*ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=25:duration=2", "-f", "lavfi", "-i",
+         "sine=frequency=300:sample_rate=16000:duration=1.9", "-c:v", "libx264", "-c:a", "pcm_s16le",
+         str(clip)],
+        check=True,
+    )  # fmt: skip
+    a0, a1 = 25 * 16000 // 25, 50 * 16000 // 25  # frames 25-50: 1.0-2.0 s
+    out = tmp_path / "piece.wav"
+    graph = f"[0:a]{conv.piece_audio(a0, a1)}[a]"
+    subprocess.run([*ffmpeg, "-i", str(clip), "-filter_complex", graph, "-map", "[a]", str(out)], check=True)
+    assert len(load_audio(out)) == a1 - a0
+    with pytest.raises(SystemExit, match="expected 50 frames"):
+        conv.check_length(clip, 50)  # 50 frames of picture, 1.9 s of sound
+    whole = tmp_path / "whole.mkv"
+    graph = f"[0:a]{conv.piece_audio(0, a1)}[a]"
+    cmd = [*ffmpeg, "-i", str(clip), "-filter_complex", graph, "-map", "0:v", "-map", "[a]", "-c:v", "copy"]
+    subprocess.run([*cmd, "-c:a", "pcm_s16le", str(whole)], check=True)
+    conv.check_length(whole, 50)  # the sound padded to the picture's 2 s
