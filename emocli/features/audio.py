@@ -24,7 +24,8 @@ for the whole clips, both standardised per actor), so ``context_spans`` widens e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -244,6 +245,7 @@ def speaker_standardise(
     global_mean: np.ndarray,
     global_std: np.ndarray,
     prior: float = 4.0,
+    stats: Mapping[str, SpeakerStats] | None = None,
 ) -> np.ndarray:
     """Standardise (N, D) utterance features by each speaker's own mean and std.
 
@@ -255,6 +257,10 @@ def speaker_standardise(
     over training speakers (``speaker_means_mean``) where the model has it: its speakers often have
     one or a few utterances, where that prior is what the utterance is read against (see
     ``emocli.model.inference``).
+
+    ``stats``: a speaker's statistics over more utterances than the N given (``SpeakerStats``, e.g.
+    over every clip of a folder by that speaker, ``emocli batch``); that speaker's rows are read
+    against them instead of against their own mean and spread.
     """
     x = np.asarray(features, dtype=np.float64)
     out = np.empty_like(x)
@@ -263,13 +269,31 @@ def speaker_standardise(
     spk = np.asarray(list(speakers), dtype=object)
     for s in dict.fromkeys(spk.tolist()):
         idx = np.flatnonzero(spk == s)
-        n = len(idx)
-        m_obs = x[idx].mean(0)
-        v_obs = x[idx].var(0) if n > 1 else gv
+        if stats is not None and s in stats:
+            n, m_obs, v_obs = stats[s].n, stats[s].mean, stats[s].var
+        else:
+            n, m_obs, v_obs = len(idx), x[idx].mean(0), x[idx].var(0)
+        v_obs = v_obs if n > 1 else gv
         mean = (n * m_obs + prior * gm) / (n + prior)
         var = (n * v_obs + prior * gv) / (n + prior)
         out[idx] = (x[idx] - mean) / np.sqrt(var + 1e-6)
     return out.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class SpeakerStats:
+    """A speaker's raw pooled audio features summed up: ``n`` utterances, their (D,) mean and (D,)
+    variance (population, as ``np.var``), float64."""
+
+    n: int
+    mean: np.ndarray
+    var: np.ndarray
+
+    @classmethod
+    def of(cls, features: np.ndarray) -> SpeakerStats:
+        """(N, D) raw pooled vectors -> their statistics."""
+        x = np.asarray(features, dtype=np.float64)
+        return cls(len(x), x.mean(0), x.var(0))
 
 
 def context_spans(

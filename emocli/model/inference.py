@@ -27,7 +27,7 @@ the audio heads were trained on whole clips, silence around the speech included.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +44,7 @@ from emocli.results import Scores, scores_from_probs
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
+    from emocli.features.audio import SpeakerStats
     from emocli.features.extract import AudioFeaturizer
     from emocli.model.fusion import Batch, EmotionNet
 
@@ -175,9 +176,14 @@ class EmotionRecognizer:
         utterances: Sequence[UtteranceInput],
         hook: ProgressHook = null_hook,
         modalities: Sequence[str] | None = None,
+        audio_stats: Mapping[str, SpeakerStats] | None = None,
     ) -> list[UtterancePrediction]:
         """Emotions of every utterance of one conversation (in time order), from the ``modalities``
-        given (None: every branch of the model); the others are masked as missing."""
+        given (None: every branch of the model); the others are masked as missing.
+
+        ``audio_stats``: for some speakers (by label), their raw audio features' statistics over
+        more than this call's utterances (``emocli batch``: over every clip of the folder by that
+        speaker); their audio is standardised by those instead of by this call's utterances."""
         import torch
 
         from emocli.features.audio import speaker_standardise
@@ -230,6 +236,7 @@ class EmotionRecognizer:
                         mean if prior_mean is None else prior_mean.cpu().numpy(),
                         std,
                         cfg.speaker_norm_prior,
+                        audio_stats,
                     )
                 else:
                     x = (x - mean) / std
