@@ -8,6 +8,8 @@
 - A failing clip never stops the batch: it gets a row with ``status=error`` and a one-line reason.
 - Models load once per worker. ``jobs=1`` runs in-process; ``jobs=N`` uses N local processes;
   ``engine="ray"`` runs the same workers as Ray actors (local or a cluster) for scale-out.
+- Speaker groups across the folder (``options.speakers``, the CLI's default) read every clip first
+  and write rows after (``emocli.batch_grouped``); each clip alone is the one pass above.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from emocli import EMOTIONS
+from emocli.batch_speakers import SpeakerGrouping
 from emocli.errors import DataError, DependencyMissingError, EmocliError, InputError, OutputError
 from emocli.hooks import ProgressHook, null_hook
 from emocli.media import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS
@@ -67,6 +70,9 @@ class BatchOptions:
     per_utterance: bool = False
     engine: str = "local"  # "local" or "ray"
     ray_address: str | None = None  # None: start a local Ray instance; "auto" or "ray://host:10001"
+    # Speaker groups across the folder for voice normalisation (emocli.batch_speakers); the
+    # default, each clip alone, is one pass and works with any labeler. The CLI's default is auto.
+    speakers: SpeakerGrouping = field(default_factory=lambda: SpeakerGrouping("clip"))
 
 
 @dataclass
@@ -214,30 +220,54 @@ def _init_worker(factory: LabelerFactory, threads: int) -> None:
     _WORKER = factory()
 
 
-def _work(path: str, rel: str, per_utterance: bool) -> list[Row]:
+def run_task(labeler: Labeler, kind: str, path: Path, rel: str, per_utterance: bool, extra: Any) -> Any:
+    """One clip's work of one pass: ``label`` (rows of the clip alone), ``extract`` (pass 1 of
+    speaker groups: its ``ClipRecord``) or ``render`` (pass 3: annotated outputs with its group's
+    statistics; an error's reason or None). Failures stay with the clip."""
+    if kind == "label":
+        return safe_label(labeler, path, rel, per_utterance)
+    from emocli.batch_grouped import safe_extract, safe_render
+
+    if kind == "extract":
+        return safe_extract(labeler, path, rel, per_utterance, extra)
+    if kind == "render":
+        return safe_render(labeler, path, rel, extra)
+    raise ValueError(f"unknown batch task {kind!r}")
+
+
+Task = tuple[int, Path, str, Any]  # (index in the sorted clips, path, relative path, the pass's input)
+
+
+def _work(kind: str, path: str, rel: str, per_utterance: bool, extra: Any) -> Any:
     assert _WORKER is not None, "worker not initialised"
-    return safe_label(_WORKER, Path(path), rel, per_utterance)
+    return run_task(_WORKER, kind, Path(path), rel, per_utterance, extra)
 
 
 def _local_results(
-    todo: list[tuple[int, Path, str]], factory: LabelerFactory, jobs: int, per_utterance: bool
-) -> Iterator[tuple[int, list[Row]]]:
-    """Yield (index, rows) as clips finish, in any order."""
+    tasks: list[Task],
+    factory: LabelerFactory,
+    jobs: int,
+    per_utterance: bool,
+    kind: str = "label",
+    labeler: Labeler | None = None,
+) -> Iterator[tuple[int, Any]]:
+    """Yield (index, result) as clips finish, in any order (``labeler``: the in-process one, for
+    ``jobs=1``, so that several passes load the models once)."""
     if jobs <= 1:
-        labeler = factory()
-        for i, path, rel in todo:
-            yield i, safe_label(labeler, path, rel, per_utterance)
+        labeler = labeler or factory()
+        for i, path, rel, extra in tasks:
+            yield i, run_task(labeler, kind, path, rel, per_utterance, extra)
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = get_context("spawn")  # fork after torch/ctranslate2 threads start is unsafe
     with ProcessPoolExecutor(
         jobs, mp_context=ctx, initializer=_init_worker, initargs=(factory, threads)
     ) as pool:
-        pending: dict[Future[list[Row]], int] = {}
-        queue = iter(todo)
+        pending: dict[Future[Any], int] = {}
+        queue = iter(tasks)
         window = 2 * jobs  # bounded in-flight work keeps memory flat on million-clip folders
-        for i, path, rel in queue:
-            pending[pool.submit(_work, str(path), rel, per_utterance)] = i
+        for i, path, rel, extra in queue:
+            pending[pool.submit(_work, kind, str(path), rel, per_utterance, extra)] = i
             if len(pending) >= window:
                 break
         while pending:
@@ -247,17 +277,18 @@ def _local_results(
                 yield i, fut.result()
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending[pool.submit(_work, str(nxt[1]), nxt[2], per_utterance)] = nxt[0]
+                    pending[pool.submit(_work, kind, str(nxt[1]), nxt[2], per_utterance, nxt[3])] = nxt[0]
 
 
 def _ray_results(
-    todo: list[tuple[int, Path, str]],
+    tasks: list[Task],
     factory: LabelerFactory,
     jobs: int,
     per_utterance: bool,
     address: str | None,
-) -> Iterator[tuple[int, list[Row]]]:
-    """The same workers as Ray actors; ActorPool keeps models loaded once per actor."""
+    kind: str = "label",
+) -> Iterator[tuple[int, Any]]:
+    """The same workers as Ray actors; ActorPool keeps models loaded once per actor (per pass)."""
     try:
         import ray
         from ray.util import ActorPool
@@ -280,14 +311,63 @@ def _ray_results(
             def __init__(self) -> None:
                 _init_worker(factory, threads)
 
-            def work(self, i: int, path: str, rel: str) -> tuple[int, list[Row]]:
-                return i, _work(path, rel, per_utterance)
+            def work(self, i: int, path: str, rel: str, extra: Any) -> tuple[int, Any]:
+                return i, _work(kind, path, rel, per_utterance, extra)
 
         pool = ActorPool([Worker.remote() for _ in range(n_actors)])  # type: ignore[attr-defined]
-        yield from pool.map_unordered(lambda a, t: a.work.remote(t[0], str(t[1]), t[2]), todo)
+        yield from pool.map_unordered(lambda a, t: a.work.remote(t[0], str(t[1]), t[2], t[3]), tasks)
     finally:
         if started:
             ray.shutdown()
+
+
+def engine_results(
+    todo: list[Task],
+    factory: LabelerFactory,
+    options: BatchOptions,
+    kind: str = "label",
+    labeler: Labeler | None = None,
+) -> Iterator[tuple[int, Any]]:
+    """One pass over ``todo`` on the engine ``options`` name, results in any order."""
+    if options.engine == "ray":
+        return _ray_results(todo, factory, options.jobs, options.per_utterance, options.ray_address, kind)
+    if options.engine == "local":
+        return _local_results(todo, factory, options.jobs, options.per_utterance, kind, labeler)
+    raise EmocliError(f"Unknown engine {options.engine!r}.", "Choose local or ray.")
+
+
+def write_in_order(
+    results: Iterator[tuple[int, list[Row]]],
+    order: list[int],
+    writer: RowWriter,
+    summary: BatchSummary,
+    per_utterance: bool,
+    hook: ProgressHook,
+    t0: float,
+) -> None:
+    """Append each clip's rows in sorted order as they come (a reorder buffer), counting them."""
+    buffer: dict[int, list[Row]] = {}
+    next_pos = 0
+    for i, rows in results:
+        buffer[i] = rows
+        status = rows[0].get("status")
+        if status == "ok":
+            summary.ok += 1
+            if not per_utterance and rows[0].get("emotion"):
+                summary.emotions[rows[0]["emotion"]] += 1
+            else:
+                summary.emotions.update(r["emotion"] for r in rows if r.get("emotion"))
+        else:
+            summary.failed += 1
+            summary.failures.append((rows[0]["file"], rows[0].get("error", "")))
+        # Write in sorted order: flush every finished clip at the head of the queue.
+        while next_pos < len(order) and order[next_pos] in buffer:
+            writer.append(buffer.pop(order[next_pos]))
+            next_pos += 1
+        summary.seconds = time.perf_counter() - t0
+        detail = f"{summary.failed} failed, {summary.clips_per_minute:.1f} clips/min"
+        done = summary.skipped + summary.ok + summary.failed
+        hook("clips", completed=done, total=summary.total, detail=detail)
 
 
 def run_batch(
@@ -304,43 +384,24 @@ def run_batch(
         raise DataError(
             f"No audio or video clips found in {root}.", "Check the folder, --glob or --recursive."
         )
+    if options.engine not in ("local", "ray"):
+        raise EmocliError(f"Unknown engine {options.engine!r}.", "Choose local or ray.")
     columns = UTTERANCE_COLUMNS if options.per_utterance else CLIP_COLUMNS
     writer = RowWriter(output, columns)
     done = writer.start(options.resume)
     rels = [c.relative_to(root).as_posix() for c in clips]
-    todo = [(i, c, r) for i, (c, r) in enumerate(zip(clips, rels, strict=True)) if r not in done]
-    summary = BatchSummary(total=len(clips), skipped=len(clips) - len(todo))
+    summary = BatchSummary(total=len(clips), skipped=sum(r in done for r in rels))
     t0 = time.perf_counter()
     hook("clips", completed=summary.skipped, total=len(clips))
-    if options.engine == "ray":
-        results = _ray_results(todo, factory, options.jobs, options.per_utterance, options.ray_address)
-    elif options.engine == "local":
-        results = _local_results(todo, factory, options.jobs, options.per_utterance)
+    if options.speakers.two_pass:
+        from emocli.batch_grouped import run_grouped
+
+        run_grouped(list(zip(clips, rels, strict=True)), done, writer, factory, options, summary, hook, t0)
     else:
-        raise EmocliError(f"Unknown engine {options.engine!r}.", "Choose local or ray.")
-    order = [i for i, _, _ in todo]
-    buffer: dict[int, list[Row]] = {}
-    next_pos = 0
-    for i, rows in results:
-        buffer[i] = rows
-        status = rows[0].get("status")
-        if status == "ok":
-            summary.ok += 1
-            if not options.per_utterance and rows[0].get("emotion"):
-                summary.emotions[rows[0]["emotion"]] += 1
-            else:
-                summary.emotions.update(r["emotion"] for r in rows if r.get("emotion"))
-        else:
-            summary.failed += 1
-            summary.failures.append((rows[0]["file"], rows[0].get("error", "")))
-        # Write in sorted order: flush every finished clip at the head of the queue.
-        while next_pos < len(order) and order[next_pos] in buffer:
-            writer.append(buffer.pop(order[next_pos]))
-            next_pos += 1
-        summary.seconds = time.perf_counter() - t0
-        detail = f"{summary.failed} failed, {summary.clips_per_minute:.1f} clips/min"
-        hook(
-            "clips", completed=summary.skipped + summary.ok + summary.failed, total=len(clips), detail=detail
-        )
+        todo: list[Task] = [
+            (i, c, r, None) for i, (c, r) in enumerate(zip(clips, rels, strict=True)) if r not in done
+        ]
+        results = engine_results(todo, factory, options)
+        write_in_order(results, [t[0] for t in todo], writer, summary, options.per_utterance, hook, t0)
     summary.seconds = time.perf_counter() - t0
     return summary
