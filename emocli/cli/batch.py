@@ -53,6 +53,25 @@ def batch_command(
             "OUT.json and OUT.html page beside its video, linked from the index).",
         ),
     ] = False,
+    speakers: Annotated[
+        str,
+        typer.Option(
+            "--speakers",
+            help="Who is the same speaker across clips, for reading each voice against that "
+            "speaker's own (as the model was trained): auto (voices compared across the folder; "
+            "clips of one voice are read together, different or uncertain voices apart) or clip "
+            "(every clip alone; one pass, rows written as clips finish).",
+        ),
+    ] = "auto",
+    speaker_pattern: Annotated[
+        str | None,
+        typer.Option(
+            "--speaker-pattern",
+            help="Regular expression on each clip's path under FOLDER whose first group names the "
+            "clip's speaker, e.g. '(\\d+)\\.\\w+$' (RAVDESS actor) or '^([^/]+)/' (one folder per "
+            "person). Matching clips are grouped by it; the others as --speakers says.",
+        ),
+    ] = None,
     model: ModelOpt = None,
     modalities: ModalitiesOpt = "text,audio,visual",
     asr_model: AsrModelOpt = "base",
@@ -86,6 +105,9 @@ def batch_command(
         raise OutputError(f"Unsupported results file {output.name}.", "Use a .csv or .jsonl file name.")
     if engine not in ("local", "ray"):
         raise EmocliError(f"Unknown engine {engine!r}.", "Choose local or ray.")
+    from emocli.batch_speakers import SpeakerGrouping
+
+    grouping = SpeakerGrouping(speakers, speaker_pattern)  # a bad mode or pattern: one line, exit 2
     from emocli.fileio import check_output_path
 
     output = check_output_path(output)
@@ -103,7 +125,7 @@ def batch_command(
     )
     batch_options = BatchOptions(
         recursive=recursive, glob=glob, jobs=jobs, resume=resume, per_utterance=per_utterance,
-        engine=engine, ray_address=ray_address,
+        engine=engine, ray_address=ray_address, speakers=grouping,
     )  # fmt: skip
     with RichProgressHook(enabled=not quiet and is_interactive()) as hook:
         summary = run_batch(folder, output, factory, batch_options, hook)
