@@ -133,35 +133,74 @@ def test_short_stretches_are_identified_in_a_ten_second_window_and_unsure_ones_a
 # -- translation ---------------------------------------------------------------------------------
 
 
-class FakeTranslator:
-    """``WhisperModel.transcribe`` for task="translate": one segment saying what it was asked."""
+def test_only_speech_not_in_english_is_translated_from_its_own_audio(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emocli.speech import translate
 
-    def __init__(self) -> None:
-        self.calls: list[dict] = []
+    calls: list[tuple[float, str, dict]] = []
 
-    def transcribe(self, clip: np.ndarray, **options: object) -> tuple[list, None]:
-        from types import SimpleNamespace
+    def fake_generate(
+        model: object, clip: np.ndarray, language: str, beam_size: int = 5, **options: object
+    ) -> str:
+        calls.append((len(clip) / SR, language, options))
+        return f"I am sad ({language})." if len(calls) > 1 or language != "ru" else "sad sad sad sad sad sad"
 
-        self.calls.append({**options, "seconds": len(clip) / SR})
-        return [SimpleNamespace(text=f" I am sad ({options['language']}).")], None
-
-
-def test_only_speech_not_in_english_is_translated_from_its_own_audio() -> None:
+    monkeypatch.setattr(translate, "generate", fake_generate)
     utts = [
         Utterance(0.5, 4.5, "S0", "I am so happy today.", language="en"),
         Utterance(6.0, 10.0, "S1", "Estoy muy triste hoy.", language="es"),
         Utterance(10.5, 11.0, "S1", "", language="es"),  # no words: nothing to translate
     ]
-    model = FakeTranslator()
-    assert translate_utterances(model, np.zeros(12 * SR, np.float32), utts) == 1  # type: ignore[arg-type]
-    (call,) = model.calls
-    assert call["task"] == "translate" and call["language"] == "es" and call["temperature"] == 0.0
-    assert call["seconds"] == pytest.approx(4.4)  # the utterance +- 0.2 s
+    assert translate_utterances(None, np.zeros(12 * SR, np.float32), utts) == 1  # type: ignore[arg-type]
+    ((seconds, language, options),) = calls
+    assert language == "es" and seconds == pytest.approx(4.4) and options == {}  # the utterance +- 0.2 s
     assert utts[0].text_en is None and not utts[0].translated
     assert (
         utts[1].text_en == "I am sad (es)." and utts[1].translated and utts[1].text == "Estoy muy triste hoy."
     )
     assert not needs_translation(Utterance(0, 1, "S", "hi", language=None))
+    calls.clear()  # a translation that loops is decoded again with a repetition penalty
+    looped = [Utterance(0.5, 4.5, "S0", "Мне грустно.", language="ru")]
+    translate_utterances(None, np.zeros(6 * SR, np.float32), looped)  # type: ignore[arg-type]
+    assert [c[2] for c in calls] == [{}, translate.LOOP_RETRY] and looped[0].text_en == "I am sad (ru)."
+
+
+def test_the_translation_window_fits_the_utterance_and_the_output_is_capped() -> None:
+    from types import SimpleNamespace
+
+    from emocli.speech import translate
+
+    seen: dict[str, object] = {}
+
+    class CT2:
+        def generate(self, features: object, prompts: list, **options: object) -> list:
+            seen.update(shape=np.asarray(features).shape, prompt=prompts[0], **options)
+            return [SimpleNamespace(sequences_ids=[[50257]])]  # end of text at once
+
+    from faster_whisper.tokenizer import Tokenizer
+
+    class Model:
+        model = CT2()
+        hf_tokenizer = _whisper_tokenizer()
+
+        def feature_extractor(self, clip: np.ndarray) -> np.ndarray:
+            return np.ones((80, len(clip) // 160), np.float32)
+
+    assert translate.generate(Model(), np.zeros(4 * SR, np.float32), "es") == ""  # type: ignore[arg-type]
+    assert seen["shape"] == (1, 80, 1000)  # 4 s of speech: a 10 s window, not 30
+    tok = Tokenizer(Model.hf_tokenizer, True, task="translate", language="es")
+    assert seen["prompt"] == [*tok.sot_sequence, tok.no_timestamps] and seen["beam_size"] == 5
+    assert seen["max_length"] == len(seen["prompt"]) + 16 + 32  # 16 + 8 tokens per second
+    translate.generate(Model(), np.zeros(15 * SR, np.float32), "es")
+    assert seen["shape"] == (1, 80, 1600)  # longer speech: its length and 1 s
+
+
+def _whisper_tokenizer() -> object:
+    """The bundled Whisper base's tokenizer, from its package (no model joined or loaded)."""
+    import tokenizers
+
+    from emocli.speech.whisper_model import BUNDLED_PACKAGES, _package_data
+
+    return tokenizers.Tokenizer.from_file(str(_package_data(BUNDLED_PACKAGES[1]) / "tokenizer.json"))
 
 
 def _bilingual() -> Result:

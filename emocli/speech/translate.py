@@ -7,12 +7,16 @@ utterance's audio is decoded once more with that task, by the same model (no sec
 text branch reads the translation (``Utterance.text_en``). Voice and face are read as before.
 
 Each utterance is translated alone, from its own audio (``PAD`` seconds either side), so the
-translation lines up with the utterance whatever the diarization and the sentence splits did.
-Decoding is the transcription's: beam search at temperature 0, never sampling (asr.py's notes),
-and a translation that loops is decoded again with a repetition penalty.
+translation lines up with the utterance whatever the diarization and the sentence splits did. The
+decoding goes straight to CTranslate2's Whisper with an encoder window fitted to the utterance
+(``WINDOW`` s, or the utterance and 1 s when longer; a full window is 30 s): on 8 espeak Spanish
+sentences faster-whisper's 30 s windows took 28 s and looped on two ("wait, wait, wait, ...") where
+10 s windows took 2.3 s, with translations as good (one better, one worse; bench_languages.py
+measures the emotions read from them). The output is capped at ``TOKENS_PER_SECOND`` tokens per
+second of speech (a loop stops there), beam search at temperature 0 (never sampling: asr.py's
+notes), and a translation that still loops is decoded again with a repetition penalty.
 
-Cost: one Whisper decoding (an encoder window and a beam search without word timestamps) per
-non-English utterance; nothing for English speech.
+Cost: one short encoder window and a beam search per non-English utterance; nothing for English.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ if TYPE_CHECKING:
 
 SAMPLE_RATE = 16_000
 PAD = 0.2  # s of audio either side of the utterance
+WINDOW = 10.0  # s: the shortest encoder window (speech/languages.py uses the same)
+MIN_TOKENS, TOKENS_PER_SECOND = 16, 8.0  # output cap: English speech is about 3-4 tokens per second
 ENGLISH = "en"
 LOOP_RETRY: dict[str, Any] = {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
 
@@ -45,10 +51,36 @@ def translate_text(
 ) -> str:
     """Whisper's English translation of ``audio[lo:hi]`` (seconds), spoken in ``language``."""
     clip = audio[max(0, int(lo * SAMPLE_RATE)) : int(hi * SAMPLE_RATE)]
-    text = _decode(model, clip, language, beam_size)
+    text = generate(model, clip, language, beam_size)
     if word_loops(_pseudo_words(text)):
-        text = _decode(model, clip, language, beam_size, **LOOP_RETRY) or text
+        text = generate(model, clip, language, beam_size, **LOOP_RETRY) or text
     return text
+
+
+def generate(model: WhisperModel, clip: np.ndarray, language: str, beam_size: int = 5, **options: Any) -> str:
+    """One beam-search translation of ``clip`` (16 kHz) in an encoder window fitted to it."""
+    import ctranslate2
+    from faster_whisper.tokenizer import Tokenizer
+
+    seconds = len(clip) / SAMPLE_RATE
+    feats = model.feature_extractor(clip)  # (n_mels, frames), 100 frames per second
+    frames = int(min(30.0, max(WINDOW, seconds + 1.0)) * 100)
+    frames += frames % 2  # the encoder's stride-2 convolution
+    padded = np.zeros((feats.shape[0], frames), np.float32)  # zeros: Whisper's own padding
+    n = min(frames, feats.shape[1])
+    padded[:, :n] = feats[:, :n]
+    tok = Tokenizer(model.hf_tokenizer, True, task="translate", language=language)
+    prompt = [*tok.sot_sequence, tok.no_timestamps]
+    result = model.model.generate(
+        ctranslate2.StorageView.from_array(padded[None]),
+        [prompt],
+        beam_size=beam_size,
+        max_length=len(prompt) + int(MIN_TOKENS + TOKENS_PER_SECOND * seconds),
+        suppress_blank=True,
+        suppress_tokens=[-1],  # Whisper's default set (non-speech symbols)
+        **options,
+    )[0]
+    return tok.decode([t for t in result.sequences_ids[0] if t < tok.eot]).strip()
 
 
 def translate_utterances(
@@ -70,22 +102,6 @@ def translate_utterances(
         u.text_en = text or u.text  # nothing came out: the text model reads the words as spoken
     hook("translate", completed=len(todo), total=len(todo))
     return len(todo)
-
-
-def _decode(model: WhisperModel, clip: np.ndarray, language: str, beam_size: int, **options: Any) -> str:
-    segments, _ = model.transcribe(
-        clip,
-        language=language,
-        task="translate",
-        beam_size=beam_size,
-        temperature=0.0,  # never sample: same input, same translation
-        word_timestamps=False,
-        without_timestamps=True,
-        vad_filter=False,
-        condition_on_previous_text=False,
-        **options,
-    )
-    return " ".join(s.text.strip() for s in segments if s.text.strip()).strip()
 
 
 def _pseudo_words(text: str) -> list[Word]:
