@@ -13,7 +13,7 @@ Groups come from, in this order:
   clip is that speaker (the user says a clip is one person);
 - ``mode="auto"``: the others by voice: GE2E embeddings (``emocli.speech.embeddings``) clustered by
   average linkage, joining groups while their voices are on average at least ``VOICE_SIMILARITY``
-  alike (cosine);
+  alike (cosine; ``LONG_VOICE_SIMILARITY`` among voices heard ``LONG_VOICE_SECONDS`` or longer);
 - ``mode="clip"``: each voice of each clip alone (batch then needs a single pass).
 """
 
@@ -38,6 +38,12 @@ SPEAKER_MODES = ("auto", "clip")
 # alone), while one group for both actors costs little (0.783). Average linkage at 0.60 finds the two
 # actors exactly (0.850); at 0.65 it splits one (0.783). benchmarks/bench_batch_vs_evaluate.py.
 VOICE_SIMILARITY = 0.60
+# A voice heard longer gives a steadier embedding (another person's stays as far): voices with at
+# least LONG_VOICE_SECONDS of speech are grouped among themselves at LONG_VOICE_SIMILARITY. The 7
+# shared talking-head clips (4-8 s of speech, different people 0.40-0.63, one voice in two clips
+# 0.98) keep each person apart; RAVDESS clips (at most 3.0 s of speech) are short voices.
+LONG_VOICE_SECONDS = 3.5
+LONG_VOICE_SIMILARITY = 0.75
 MIN_VOICE_SECONDS = 1.0  # less speech than this gives too noisy a voice embedding to join anyone
 MAX_CLUSTER = 4000  # voices clustered together at most (the linkage needs O(n^2) memory)
 
@@ -103,14 +109,16 @@ def group_voices(voices: Sequence[Voice], grouping: SpeakerGrouping) -> dict[tup
             rest.append(v)
         else:
             key[(v.rel, v.label)] = f"clip:{v.rel}#{v.label}"
-    for start in range(0, len(rest), MAX_CLUSTER):  # a huge folder: clustered in sorted blocks
-        block = rest[start : start + MAX_CLUSTER]
-        labels = cluster_embeddings(np.stack([v.embedding for v in block]))  # type: ignore[misc]
-        first: dict[int, Voice] = {}
-        for v, c in zip(block, labels, strict=True):
-            first.setdefault(int(c), v)
-            f = first[int(c)]
-            key[(v.rel, v.label)] = f"voice:{f.rel}#{f.label}"
+    short = [v for v in rest if v.seconds < LONG_VOICE_SECONDS]
+    long = [v for v in rest if v.seconds >= LONG_VOICE_SECONDS]
+    for voices_, similarity in ((short, VOICE_SIMILARITY), (long, LONG_VOICE_SIMILARITY)):
+        for start in range(0, len(voices_), MAX_CLUSTER):  # a huge folder: clustered in sorted blocks
+            block = voices_[start : start + MAX_CLUSTER]
+            labels = cluster_embeddings(np.stack([v.embedding for v in block]), similarity)  # type: ignore[misc]
+            first: dict[int, Voice] = {}
+            for v, c in zip(block, labels, strict=True):
+                f = first.setdefault(int(c), v)
+                key[(v.rel, v.label)] = f"voice:{f.rel}#{f.label}"
     return key
 
 

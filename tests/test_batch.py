@@ -444,3 +444,21 @@ def test_speaker_stats_read_a_clip_as_its_speaker_over_the_whole_group() -> None
     np.testing.assert_allclose(part, whole[2:5], atol=1e-5)
     alone = speaker_standardise(x[2:5], ["S"] * 3, gm, gs, prior=4.0)
     assert not np.allclose(alone, whole[2:5], atol=1e-3)
+
+
+def test_long_voices_need_a_closer_match_and_never_join_short_ones() -> None:
+    import numpy as np
+
+    from emocli.batch_speakers import LONG_VOICE_SECONDS, Voice, group_voices
+
+    a = np.zeros(8, np.float32)
+    a[0] = 1.0
+    b = np.zeros(8, np.float32)
+    b[:2] = [0.7, 0.714]  # cosine 0.70 with a: one person heard briefly, two people heard long
+    b /= np.linalg.norm(b)
+    short = [Voice(f"s{k}.wav", "SPEAKER_00", 2.0, v) for k, v in enumerate((a, b))]
+    long = [Voice(f"t{k}.wav", "SPEAKER_00", LONG_VOICE_SECONDS + 1, v) for k, v in enumerate((a, b))]
+    key = group_voices(short + long, SpeakerGrouping("auto"))
+    assert key[("s0.wav", "SPEAKER_00")] == key[("s1.wav", "SPEAKER_00")] == "voice:s0.wav#SPEAKER_00"
+    assert key[("t0.wav", "SPEAKER_00")] != key[("t1.wav", "SPEAKER_00")]
+    assert key[("t0.wav", "SPEAKER_00")] == "voice:t0.wav#SPEAKER_00"  # not with s0, the same vector
