@@ -27,6 +27,7 @@ without chance:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -71,6 +72,7 @@ class AsrOutput:
     untranscribed: list[Untranscribed] = field(default_factory=list)  # speech left without words
     repetitions: list[RepetitionCut] = field(default_factory=list)  # loops caught
     languages: list[LanguageSpan] = field(default_factory=list)  # the language of each stretch
+    identify_seconds: float = 0.0  # wall time of the language identification (part of the ASR's)
 
     @property
     def words(self) -> list[Word]:
@@ -160,11 +162,14 @@ class FasterWhisperASR:
             codes = ["en"]  # an English-only model (tiny.en) has no language head
         forced = codes[0] if len(codes) == 1 and codes[0] else None
         regions = list(speech) if speech is not None else [(0.0, duration)]
+        identify_seconds = 0.0
         if forced is not None:
             spans = [LanguageSpan(s, e, forced) for s, e in merge_regions(regions)]
         else:
             hook("identify language", completed=0.0, total=None)
+            t0 = time.perf_counter()
             spans = identify(self.model, audio, regions, [c for c in codes if c] or None)
+            identify_seconds = time.perf_counter() - t0
         plan = self._plan(regions, spans, duration)
         total = sum(e - s for (s, e), _ in plan)
         done = 0.0
@@ -197,7 +202,7 @@ class FasterWhisperASR:
         main = next(iter(seconds_by_language(spans)))
         probs = [x.probability for x in spans if x.language == main and x.probability is not None]
         probability = round(float(np.mean(probs)), 4) if probs else None
-        return AsrOutput(segments, main, probability, untranscribed, repetitions, spans)
+        return AsrOutput(segments, main, probability, untranscribed, repetitions, spans, identify_seconds)
 
     def _plan(
         self, regions: Sequence[Region], spans: Sequence[LanguageSpan], duration: float

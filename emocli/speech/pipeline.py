@@ -139,6 +139,7 @@ class SpeechPipeline:
         t = time.perf_counter()
         asr = self.asr.transcribe(audio, speech, opts.language, hook)
         timing["asr"] = time.perf_counter() - t
+        timing["asr.identify language"] = asr.identify_seconds  # included in "asr"
         if not asr.words:
             raise _no_speech(label)
 
