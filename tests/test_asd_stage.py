@@ -6,6 +6,7 @@ Fast tests use media built here and a Light-ASD network with random weights; the
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -21,11 +22,10 @@ from emocli.faces.asd import (
     analyse_speaking,
     frames_around,
     mouth_crop,
-    mouth_opening,
     read_grey_frames,
-    sync_correlation,
 )
 from emocli.faces.asd_net import random_asd
+from emocli.faces.sync import mouth_opening, sync_correlation
 from emocli.media import ffmpeg_exe, probe
 from tests.media_factory import make_video
 from tests.test_speakers import video_faces
@@ -320,3 +320,61 @@ def test_faces_command_prints_each_tracks_speaking_share(
     monkeypatch.delenv("EMOCLI_ASD_WEIGHTS")
     res = CliRunner().invoke(app, ["faces", str(data_dir / "clips" / "face_1.mp4"), "-o", str(out)])
     assert res.exit_code == 0 and "no speaking share" in res.output
+
+
+def test_network_windows_start_at_speech_onsets_and_share_out_the_stretches() -> None:
+    from emocli.faces.asd import network_windows
+
+    assert network_windows(150, [], 25) == [(0, 25), (25, 50), (50, 75), (75, 100), (100, 125), (125, 150)]
+    assert network_windows(37, [], 25) == [(0, 37)] and network_windows(38, [], 25) == [(0, 19), (19, 38)]
+    # Onsets 40 and 90 open windows; 45 (5 frames after 40) and 105 (5 before the end) do not.
+    wins = network_windows(110, [40, 45, 90, 105], 25)
+    assert [a for a, _ in wins] == [0, 20, 40, 65, 90] and wins[-1] == (90, 110)
+    assert all(b == a2 for (_, b), (a2, _) in itertools.pairwise(wins))  # every frame, once
+
+
+def test_what_the_network_saw_before_a_pause_does_not_leak_past_the_next_onset() -> None:
+    # Two runs of crops and sound, the same from frame 40 (a speech onset) on and different before
+    # it: one person stops, the other starts. On a fixed grid, frames 40-49 shared a window with
+    # 25-39 and Light-ASD's GRUs carried the earlier frames into them.
+    from emocli.faces.asd import ASDOptions, _asd_logits
+
+    rng = np.random.default_rng(3)
+    net = random_asd(0)
+    crops_a = rng.integers(0, 255, (100, CROP, CROP), dtype=np.uint8)
+    crops_b = crops_a.copy()
+    crops_b[:40] = rng.integers(0, 255, (40, CROP, CROP), dtype=np.uint8)
+    mfcc_a = rng.normal(size=(400, 13)).astype(np.float32)
+    mfcc_b = mfcc_a.copy()
+    mfcc_b[:160] = rng.normal(size=(160, 13))
+    opts = ASDOptions()
+    a = _asd_logits(net, crops_a, mfcc_a, 0, opts, [40])
+    b = _asd_logits(net, crops_b, mfcc_b, 0, opts, [40])
+    np.testing.assert_allclose(a[40:], b[40:], atol=1e-5)
+    assert np.abs(a[:40] - b[:40]).max() > 1e-3
+
+
+def test_speech_onsets_reach_the_network_and_chunks_end_at_them(tmp_path: Path) -> None:
+    from emocli.faces.asd import ASDOptions
+
+    path = tmp_path / "talk.mp4"
+    make_video(path, seconds=6, size="640x360", audio=False)
+    vf = video_faces({0: (0.0, 20.0, (100, 100, 300, 300))})
+    audio = np.random.default_rng(1).normal(scale=0.1, size=6 * 16000).astype(np.float32)
+    net = random_asd(0)
+    two = [(0.0, 2.0), (2.4, 6.0)]  # one run of frames (pad 0.3 s), an onset at frame 60
+    whole = analyse_speaking(path, probe(path), vf, audio, two, net, ASDOptions())
+    # From the onset at 2.4 s on, nothing of the speech before it counts: the same logits as when
+    # only that speech is analysed (2 frames of the 5-frame smoothing at the run's start aside).
+    late = analyse_speaking(path, probe(path), vf, audio, two[1:], net, ASDOptions(pad_s=0.0))
+    assert late.frames[0] == 60 and len(whole.frames) == 150
+    np.testing.assert_allclose(whole.asd[:, 62:], late.asd[:, 2:], atol=1e-5)
+    # 75-frame chunks end at the onsets (60, then 105), not mid-speech: the same logits but for the
+    # smoothing across the two chunk ends.
+    regions = [(0.0, 2.0), (2.4, 4.0), (4.2, 6.0)]
+    whole = analyse_speaking(path, probe(path), vf, audio, regions, net, ASDOptions())
+    parts = analyse_speaking(path, probe(path), vf, audio, regions, net, ASDOptions(chunk=75))
+    near = np.zeros(150, bool)
+    for b in (60, 105):
+        near[b - 2 : b + 2] = True
+    np.testing.assert_allclose(parts.asd[:, ~near], whole.asd[:, ~near], atol=1e-5)

@@ -6,11 +6,12 @@ Two signals per face, both from the lower face (nose to chin) cropped as Light-A
   reads the crop sequence and the MFCCs together and gives a speaking logit per frame. It is
   excellent when listeners keep still, but it scores any moving mouth as speaking (shifting the
   audio by 5 s barely changes its scores), so it cannot say which of several moving mouths is heard.
-- **Mouth opening** (always): the share of dark pixels in the mouth area (the open mouth's inside is
-  the darkest part of the lower face), per frame, beside the heard loudness. Their correlation over
-  all the speech of one voice (``sync_correlation``; the voice may lead or lag the picture by a few
-  frames) says which face that voice belongs to when several mouths move: the speaker's mouth opens
-  with the voice's syllables, a face mouthing other words does not. ``emocli.speakers`` uses it.
+- **Mouth opening** (always, ``emocli.faces.sync``): the share of dark pixels in the mouth area (the
+  open mouth's inside is the darkest part of the lower face), per frame, beside the heard loudness.
+  Their correlation over all the speech of one voice (``sync_correlation``; the voice may lead or lag
+  the picture by a few frames) says which face that voice belongs to when several mouths move: the
+  speaker's mouth opens with the voice's syllables, a face mouthing other words does not.
+  ``emocli.speakers`` uses it.
 
 Frames are decoded only around speech (``pad_s`` around each VAD region), as grey images at
 ``max_side`` pixels, and the boxes of the 5 samples/s face tracks are interpolated to every frame (as
@@ -19,6 +20,7 @@ good as detecting every frame in the feasibility run).
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -28,13 +30,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from emocli.faces.sync import ASD_FPS, frame_runs, loudness, mouth_opening
 from emocli.faces.video import VideoFaces
 from emocli.media import MediaInfo, ffmpeg_exe, scaled_size
 
 if TYPE_CHECKING:
     from emocli.faces.asd_net import LightASD
 
-ASD_FPS = 25  # frames per second Light-ASD was trained at; 4 MFCC frames (10 ms) per video frame
 CROP = 112  # side of the network's input crop, pixels
 GREY_PAD = 110  # upstream pads the frame with this grey where the crop leaves it
 
@@ -110,16 +112,6 @@ def frames_around(regions: Sequence[tuple[float, float]], duration: float, pad_s
     return np.flatnonzero(keep)
 
 
-def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
-    """Consecutive runs of ``frames`` as (first, last + 1) index pairs into the array."""
-    if len(frames) == 0:
-        return []
-    cut = np.flatnonzero(np.diff(frames) != 1) + 1
-    lo = np.concatenate([[0], cut])
-    hi = np.concatenate([cut, [len(frames)]])
-    return list(zip(lo.tolist(), hi.tolist(), strict=True))
-
-
 def read_grey_frames(
     path: Path | str, info: MediaInfo, frames: np.ndarray, max_side: int
 ) -> Iterator[tuple[int, np.ndarray]]:
@@ -131,7 +123,7 @@ def read_grey_frames(
     if len(frames) == 0:
         return
     w, h = scaled_size(int(info.width or 0), int(info.height or 0), max_side)
-    ranges = [(int(frames[a]), int(frames[b - 1])) for a, b in _runs(frames)]
+    ranges = [(int(frames[a]), int(frames[b - 1])) for a, b in frame_runs(frames)]
     expr = "+".join(f"between(n\\,{a}\\,{b})" for a, b in ranges)
     vf = f"fps={ASD_FPS}:round=up,select={expr},scale={w}:{h},format=gray"
     cmd = [
@@ -192,69 +184,6 @@ def mouth_crop(grey: np.ndarray, box: np.ndarray, scale: float) -> np.ndarray:
     )
 
 
-def mouth_opening(crops: np.ndarray, percentile: float = 8.0) -> np.ndarray:
-    """(T,) mouth opening of one track's crops (T, 112, 112): the share of pixels of the mouth area
-    (rows 50-112, the middle 65% of the columns) darker than the ``percentile`` of that area over all
-    T crops. An open mouth shows its dark inside; closed lips do not. Measured on the 7 clips, this
-    followed the loudness of the face's own voice better than frame differences, optical flow of the
-    lips, or ridge maps of pixels or of Light-ASD's visual features."""
-    if len(crops) == 0:
-        return np.zeros(0, np.float32)
-    m = crops[:, 50:, 20:92]
-    thr = np.percentile(m, percentile)
-    return (m < thr).mean(axis=(1, 2)).astype(np.float32)
-
-
-def loudness(audio: np.ndarray, frames: np.ndarray, sample_rate: int = 16_000) -> np.ndarray:
-    """(N,) loudness (dB of the RMS over the 40 ms of each 25 fps frame) at ``frames``."""
-    hop = sample_rate // ASD_FPS
-    n = len(audio) // hop
-    if n == 0:
-        return np.zeros(len(frames), np.float32)
-    rms = np.sqrt((audio[: n * hop].reshape(n, hop).astype(np.float64) ** 2).mean(1))
-    db = 20 * np.log10(rms + 1e-4)
-    return db[np.clip(frames, 0, n - 1)].astype(np.float32)
-
-
-def _highpass(x: np.ndarray, width: int) -> np.ndarray:
-    """``x`` minus its centred moving average over ``width`` samples (keeps syllable-rate change)."""
-    if len(x) < 3:
-        return x - x.mean() if len(x) else x
-    k = np.ones(width) / width
-    pad = np.pad(x, width // 2, mode="edge")
-    return x - np.convolve(pad, k, mode="same")[width // 2 : width // 2 + len(x)]
-
-
-def sync_correlation(
-    opening: np.ndarray, level: np.ndarray, frames: np.ndarray, max_lag: int = 3, highpass: int = 12
-) -> float:
-    """Correlation of mouth opening with loudness over the given frames, best lag in +-``max_lag``.
-
-    ``opening`` and ``level`` are (N,) over the sorted frame indices ``frames`` (one voice's speech on
-    one face, in several runs). Each run of consecutive frames is high-passed (``highpass``-frame
-    moving average removed: what is left moves at the rate of syllables); lags shift within runs.
-    Returns 0 with fewer than 25 usable frames.
-    """
-    best = -1.0
-    runs = [(a, b) for a, b in _runs(frames) if b - a > 2 * max_lag + 2]
-    if sum(b - a for a, b in runs) < 25:
-        return 0.0
-    o_hp = [_highpass(opening[a:b].astype(np.float64), highpass) for a, b in runs]
-    l_hp = [_highpass(level[a:b].astype(np.float64), highpass) for a, b in runs]
-    for lag in range(-max_lag, max_lag + 1):
-        xs, ys = [], []
-        for o, lv in zip(o_hp, l_hp, strict=True):
-            n = len(o)
-            xs.append(o[max(0, -lag) : n - max(0, lag)])
-            ys.append(lv[max(0, lag) : n - max(0, -lag)])
-        x, y = np.concatenate(xs), np.concatenate(ys)
-        x, y = x - x.mean(), y - y.mean()
-        den = float(np.sqrt((x * x).sum() * (y * y).sum()))
-        if den > 1e-12:
-            best = max(best, float((x * y).sum()) / den)
-    return best
-
-
 def _smooth(x: np.ndarray, width: int) -> np.ndarray:
     if width <= 1 or len(x) < 2:
         return x
@@ -262,21 +191,45 @@ def _smooth(x: np.ndarray, width: int) -> np.ndarray:
     return np.convolve(pad, np.ones(width) / width, mode="valid").astype(np.float32)
 
 
+def network_windows(n: int, onsets: Sequence[int], window: int) -> list[tuple[int, int]]:
+    """The (start, end) frames of the network windows over a run of ``n`` consecutive frames.
+
+    A window starts at every speech onset in ``onsets`` (positions in the run where a VAD region
+    begins), and each stretch between onsets is cut into windows of equal length, about ``window``
+    frames. Light-ASD carries what it saw through a window (its GRUs run both ways), so on a grid that
+    ignored the speech the face that had just stopped talking kept "speaking" into the next person's
+    turn by how far into its window the switch fell: on a 600 s two-person loop, where the switches
+    slide through all the grid's phases, the listener scored 0.22 over the first 0.4 s of the other's
+    turn with the switch 0-4 frames into a window and 0.55 with it 15-19 frames in (20 of 27 over 0.5).
+    An onset closer than half a window to the stretch's start opens no window of its own."""
+    edges = [0]
+    for b in sorted(int(x) for x in onsets):
+        if b - edges[-1] >= window // 2 and n - b >= window // 2:
+            edges.append(b)
+    edges.append(n)
+    out: list[tuple[int, int]] = []
+    for a, b in itertools.pairwise(edges):
+        cuts = a + np.linspace(0, b - a, max(1, round((b - a) / window)) + 1).round().astype(int)
+        out += [(int(x), int(y)) for x, y in itertools.pairwise(cuts) if y > x]
+    return out
+
+
 def _asd_logits(
-    net: LightASD, crops: np.ndarray, mfcc: np.ndarray, first_frame: int, opts: ASDOptions
+    net: LightASD,
+    crops: np.ndarray,
+    mfcc: np.ndarray,
+    first_frame: int,
+    opts: ASDOptions,
+    onsets: Sequence[int] = (),
 ) -> np.ndarray:
-    """(T,) Light-ASD logits of one run of crops (T, 112, 112) starting at ``first_frame``."""
+    """(T,) Light-ASD logits of one run of crops (T, 112, 112) starting at ``first_frame``, in the
+    windows of ``network_windows`` (``onsets``: positions in the run where speech begins)."""
     import torch
 
     t = len(crops)
     out = np.zeros(t, np.float32)
-    # Windows of ``window`` frames; a short tail joins the previous window.
-    starts = list(range(0, t, opts.window))
-    if len(starts) > 1 and t - starts[-1] < opts.window // 2:
-        starts.pop()
-    bounds = [(s, starts[i + 1] if i + 1 < len(starts) else t) for i, s in enumerate(starts)]
     with torch.inference_mode():
-        for s, e in bounds:
+        for s, e in network_windows(t, onsets, opts.window):
             a0 = 4 * (first_frame + s)
             audio = mfcc[a0 : a0 + 4 * (e - s)]
             if len(audio) < 4 * (e - s):  # the audio ends before the picture: pad with its last row
@@ -303,9 +256,10 @@ def analyse_speaking(
     """Speaking evidence for every face track around the speech ``regions`` (seconds).
 
     Frames are decoded once, in order, and scored in chunks of ``chunk`` frames (30 s): memory holds
-    one chunk's crops (12.5 KB per face and frame), not the whole video's. A run of frames that
-    crosses a chunk's end starts a new network window there, and the mouth-opening threshold (a
-    percentile) is per track and chunk; the same input always gives the same scores.
+    one chunk's crops (12.5 KB per face and frame), not the whole video's. Network windows start at
+    the speech onsets (``network_windows``); a chunk ends at its last onset past its middle (else a
+    new window starts at the chunk's end), and the mouth-opening threshold (a percentile) is per
+    track and chunk; the same input always gives the same scores.
     """
     t0 = time.perf_counter()
     frames = frames_around(regions, min(info.duration, len(audio) / sample_rate), opts.pad_s)
@@ -316,6 +270,9 @@ def analyse_speaking(
     boxes = np.zeros((k, n, 4), np.float32)
     for i, tr in enumerate(tracks):
         boxes[i], visible[i] = track_boxes(video_faces, tr, times)
+    onset = np.zeros(n, bool)  # the first frame of each speech region
+    first = np.searchsorted(frames, np.ceil(np.array([s for s, _ in regions]) * ASD_FPS - 1e-6))
+    onset[first[first < n]] = True
     opening = np.full((k, n), np.nan, np.float32)
     logits = np.full((k, n), np.nan, np.float32)
     got = np.zeros(n, bool)
@@ -332,13 +289,18 @@ def analyse_speaking(
 
         def flush(hi: int) -> float:
             t = time.perf_counter()
-            _score_chunk(net, crops[:, : hi - lo], frames, visible, lo, hi, mfcc_all, opening, logits, opts)
+            _score_chunk(
+                net, crops[:, : hi - lo], frames, visible, onset, lo, hi, mfcc_all, opening, logits, opts
+            )
             return time.perf_counter() - t
 
         for j, (_frame, grey) in enumerate(read_grey_frames(path, info, frames, opts.max_side)):
-            if j - lo >= chunk:
-                t_score += flush(j)
-                lo = j
+            if j - lo >= chunk:  # end the chunk at its last speech onset past its middle
+                ons = np.flatnonzero(onset[lo + chunk // 2 : j])
+                cut = lo + chunk // 2 + int(ons[-1]) if len(ons) else j
+                t_score += flush(cut)
+                crops[:, : j - cut] = crops[:, cut - lo : j - lo]  # the frames after it start the next
+                lo = cut
             got[j] = True
             for i in np.flatnonzero(visible[:, j]):
                 crops[i, j - lo] = mouth_crop(grey, boxes[i, j], scale)
@@ -369,6 +331,7 @@ def _score_chunk(
     crops: np.ndarray,
     frames: np.ndarray,
     visible: np.ndarray,
+    onset: np.ndarray,
     lo: int,
     hi: int,
     mfcc_all: np.ndarray,
@@ -376,14 +339,17 @@ def _score_chunk(
     logits: np.ndarray,
     opts: ASDOptions,
 ) -> None:
-    """Mouth opening and Light-ASD logits of columns ``lo:hi`` for every track (in place)."""
+    """Mouth opening and Light-ASD logits of columns ``lo:hi`` for every track (in place);
+    ``onset`` (N,) marks the columns where speech begins."""
     for i in range(visible.shape[0]):
         cols = np.flatnonzero(visible[i, lo:hi])  # positions within the chunk
         if len(cols) == 0:
             continue
         track_crops = crops[i, cols]
         opening[i, lo + cols] = mouth_opening(track_crops, opts.dark_percentile)
-        for a, b in _runs(frames[lo + cols]):
+        for a, b in frame_runs(frames[lo + cols]):
             c = lo + cols[a:b]
-            raw = _asd_logits(net, track_crops[a:b], mfcc_all, int(frames[c[0]]), opts)
+            raw = _asd_logits(
+                net, track_crops[a:b], mfcc_all, int(frames[c[0]]), opts, np.flatnonzero(onset[c])
+            )
             logits[i, c] = _smooth(raw, opts.smooth)

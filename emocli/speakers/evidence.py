@@ -115,7 +115,7 @@ def sync_assign(
 
     Voice clusters and moving faces are first paired one to one (Hungarian) by the correlation of the
     face's mouth opening with the loudness over all of the cluster's words
-    (``emocli.faces.asd.sync_correlation``): a voice belongs to one face, and the longer stretch
+    (``emocli.faces.sync.sync_correlation``): a voice belongs to one face, and the longer stretch
     steadies the estimate. Then each turn (a run of one cluster's words) takes the face with the best
     correlation over the turn, plus ``pair_bonus`` for its cluster's face and minus it for a face
     paired with another voice (so a cluster that holds two similar voices can still be split), when
@@ -123,7 +123,7 @@ def sync_assign(
     """
     from scipy.optimize import linear_sum_assignment
 
-    from emocli.faces.asd import sync_correlation
+    from emocli.faces.sync import sync_correlation
 
     out: list[int | None] = [None] * len(words)
     if not any(moving):
@@ -197,7 +197,7 @@ def dub_check(
     speaker (someone off screen speaks while the face mouths, chews or dubs): per voice cluster and
     face, with at least ``dub_frames`` frames of that voice on that face, a mouth-loudness
     correlation below ``dub_sync`` takes the face off those words."""
-    from emocli.faces.asd import sync_correlation
+    from emocli.faces.sync import sync_correlation
 
     out = list(tracks)
     cols = _word_frames(words, activity, options.min_word_s)
