@@ -36,7 +36,9 @@ SPEAKER_MODES = ("auto", "clip")
 # strict rule splits an actor by emotion, and standardising each part over itself removes the
 # emotion (7-class accuracy 0.63-0.75 for complete linkage at 0.55-0.8, against 0.775 for every clip
 # alone), while one group for both actors costs little (0.783). Average linkage at 0.60 finds the two
-# actors exactly (0.850); at 0.65 it splits one (0.783). benchmarks/bench_batch_vs_evaluate.py.
+# actors exactly (0.850; 0.858, evaluate's, since a clip of one utterance is read whole); at 0.65 it
+# splits one (0.783). These figures, but the 0.858, predate the whole-clip reading.
+# benchmarks/bench_batch_vs_evaluate.py.
 VOICE_SIMILARITY = 0.60
 # A voice heard longer gives a steadier embedding (another person's stays as far): voices with at
 # least LONG_VOICE_SECONDS of speech are grouped among themselves at LONG_VOICE_SIMILARITY. The 7

@@ -8,6 +8,15 @@ on a clip and keeps what its emotion model was given (``ClipRecord``: each utter
 audio features and face frames, and a voice embedding per speaker); ``finish`` then reads the record
 again with the speaker's statistics over the whole group, without the clip's media. ``__call__`` is
 the one-pass reading of a clip alone; ``finish`` without statistics gives the same rows.
+
+Batch reads a clip as ``emocli evaluate`` scores one, where annotate reads a conversation:
+
+- a clip of one utterance: its audio branch reads the whole recording (``whole_clip_audio``), as the
+  audio head was trained and as evaluate reads a clip, not the utterance widened by up to 1 s
+  (``context_spans``, which stops short of the clip's edges when the speech is further in);
+- a speaker grouped over several clips is standardised exactly as evaluate standardises an actor: its
+  group's statistics shrunk towards the training clips' mean (``evaluate_reference``), not towards
+  the mean of the training speakers' means that annotate uses for a voice it hears little of.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from emocli.results import Result, Utterance, top_emotion
 if TYPE_CHECKING:
     from emocli.features.audio import SpeakerStats
     from emocli.model.inference import EmotionRecognizer, UtteranceInput, UtterancePrediction
+    from emocli.speech.pipeline import SpeechResult
 
 
 @dataclass(frozen=True)
@@ -120,7 +130,8 @@ class RecordFinisher:
             UtteranceInput(u.model_text, u.speaker, u.start, u.end, visual=u.visual, audio_features=u.audio)
             for u in rec.utterances
         ]
-        return self.model.predict_dialogue(inputs, modalities=self.modalities, audio_stats=stats or None)
+        audio_stats = evaluate_reference(self.model, stats) or None
+        return self.model.predict_dialogue(inputs, modalities=self.modalities, audio_stats=audio_stats)
 
 
 def apply_predictions(source: str, utts: Sequence[Utterance], preds: Sequence[UtterancePrediction]) -> None:
@@ -139,15 +150,60 @@ def apply_predictions(source: str, utts: Sequence[Utterance], preds: Sequence[Ut
             u.confidence = round(u.confidence, 4)
 
 
+# A clip of one utterance is read whole when the audio outside the utterance is at most this long
+# on each side: the audio head's training clips carry about 1 s of silence each side of the speech
+# (RAVDESS median 0.99 s before, 0.85 s after; at most 1.35 s before and 2.83 s after in 150 RAVDESS
+# and 150 TESS clips, by Silero VAD). Further out, a recording is no acted clip (a long video with a
+# few words in it): its utterance is read as annotate reads it (``context_spans``).
+WHOLE_CLIP_MARGIN_SECONDS = 3.0
+
+
+def whole_clip_audio(u: UtteranceInput, audio: np.ndarray | None) -> np.ndarray | None:
+    """The recording ``audio`` (16 kHz) to read for a clip's only utterance ``u``, as evaluate reads
+    a clip: all of it, where the utterance has audio and fills the clip up to
+    ``WHOLE_CLIP_MARGIN_SECONDS`` each side; else None (read ``u.audio``)."""
+    if audio is None or u.audio is None or u.audio_features is not None:
+        return None
+    duration = len(audio) / SAMPLE_RATE
+    if u.start > WHOLE_CLIP_MARGIN_SECONDS or duration - u.end > WHOLE_CLIP_MARGIN_SECONDS:
+        return None
+    return audio
+
+
+def evaluate_reference(
+    model: EmotionRecognizer, stats: Mapping[str, SpeakerStats] | None
+) -> Mapping[str, SpeakerStats] | None:
+    """Group statistics that ``predict_dialogue`` reads exactly as evaluate standardises an actor.
+
+    ``speaker_standardise`` shrinks a speaker's mean towards a prior mean: ``(n m + p g) / (n + p)``.
+    Evaluate's ``g`` is the training clips' mean (``audio_mean``); ``predict_dialogue`` passes the
+    mean of the training speakers' means (``audio_speaker_mean``, annotate's prior for a voice heard
+    little) where the model has it. Giving ``m + p / n (audio_mean - audio_speaker_mean)`` as the
+    group's mean makes the shrunk mean evaluate's; the spread is the same in both (``audio_std``)."""
+    if not stats:
+        return stats
+    net = model.net
+    prior_mean = getattr(net, "audio_speaker_mean", None)
+    if prior_mean is None or not net.cfg.speaker_norm:
+        return stats  # predict_dialogue already shrinks towards audio_mean (or does not standardise)
+    from emocli.features.audio import SpeakerStats
+
+    shift = net.audio_mean.cpu().numpy().astype(np.float64) - prior_mean.cpu().numpy().astype(np.float64)
+    p = float(net.cfg.speaker_norm_prior)
+    return {k: SpeakerStats(s.n, s.mean + (p / s.n) * shift, s.var) for k, s in stats.items()}
+
+
 class _Capture:
     """Stands in for the emotion model's ``predict_dialogue`` during one annotate call: computes the
-    raw audio features itself (kept for the record, then given to the model instead of the audio)
-    and passes ``stats`` on."""
+    raw audio features itself (kept for the record, then given to the model instead of the audio),
+    those of the whole recording for a clip of one utterance (``whole_clip_audio``; ``audio`` is the
+    recording, set by the speech front-end's run), and passes ``stats`` on (``evaluate_reference``)."""
 
     def __init__(self, model: EmotionRecognizer, stats: Mapping[str, SpeakerStats] | None) -> None:
         self.model = model
         self.predict = model.predict_dialogue  # the bound method of the class
-        self.stats = stats
+        self.stats = evaluate_reference(model, stats)
+        self.audio: np.ndarray | None = None  # (n,) the clip's decoded 16 kHz recording
         self.inputs: list[UtteranceInput] = []
 
     def __call__(
@@ -160,11 +216,13 @@ class _Capture:
         from emocli.model.inference import MIN_AUDIO_SECONDS
 
         use_audio = "audio" in self.model.used_modalities(modalities)
+        whole = whole_clip_audio(utterances[0], self.audio) if len(utterances) == 1 else None
         self.inputs = []
         for u in utterances:
             long_enough = u.audio is not None and len(u.audio) >= MIN_AUDIO_SECONDS * SAMPLE_RATE
             if use_audio and u.audio_features is None and long_enough:
-                u = replace(u, audio_features=self.model.audio_features(u.audio))
+                # u.audio stays the utterance with its context: the voice embedding reads it (_voices).
+                u = replace(u, audio_features=self.model.audio_features(u.audio if whole is None else whole))
             self.inputs.append(u)
         given = [replace(u, audio=None) if u.audio_features is not None else u for u in self.inputs]
         return self.predict(given, hook, modalities, audio_stats=self.stats or audio_stats)
@@ -197,17 +255,31 @@ class AnnotatorLabeler:
         return analysis
 
     def __call__(self, path: Path, rel: str) -> list[Row]:
-        return result_rows(rel, self._annotate(path, rel, True).result, self.spec.per_utterance)
+        """The clip alone, in one pass (read as batch reads a clip, ``_Capture``)."""
+        with self._captured(None):
+            result = self._annotate(path, rel, True).result
+        return result_rows(rel, result, self.spec.per_utterance)
 
     @contextmanager
     def _captured(self, stats: Mapping[str, SpeakerStats] | None) -> Iterator[_Capture]:
-        model = self.annotator.model
+        """Annotate calls inside read the clip as batch does (``_Capture``): the model's
+        ``predict_dialogue`` and the speech front-end's ``run`` (for the recording) stand in."""
+        model, speech = self.annotator.model, self.annotator.speech
         capture = _Capture(model, stats)
+        run = speech.run  # the bound method of the class
+
+        def run_and_keep(*args: Any, **kwargs: Any) -> SpeechResult:
+            out = run(*args, **kwargs)
+            capture.audio = out.audio
+            return out
+
         model.predict_dialogue = capture  # type: ignore[method-assign]
+        speech.run = run_and_keep  # type: ignore[method-assign]
         try:
             yield capture
         finally:
-            del model.predict_dialogue  # the class's method again
+            del model.predict_dialogue  # the class's methods again
+            del speech.run
 
     def extract(self, path: Path, rel: str, render: bool = True) -> ClipRecord:
         """Pass 1: annotate the clip alone (rendering it with ``render`` and an annotate folder)
