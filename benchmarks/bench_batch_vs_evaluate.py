@@ -15,6 +15,10 @@ Issue 15's acceptance item 2. Prints, on the same clips (default RAVDESS actors 
   clip's label (a clip with an error row counts as wrong; the errors are listed) and 8-class accuracy
   from the audio head's calm-aware output, averaged over the clip's utterances as its scores are.
   Each clip is read once; the three groupings reuse its record.
+- clip by clip: evaluate's predicted class (7 and 8) of each clip against batch's, per grouping: how
+  many clips differ, which, and whether the audio head's inputs differ (the clip's raw features,
+  its utterances, the standardised vector). Evaluate's per-clip predictions come from the steps
+  ``emocli.training.evaluate.evaluate`` runs (checked against the command's accuracies).
 - ``--conversation``: the same clips joined into one recording, the two actors taking turns (each
   clip trimmed to its speech +- 0.3 s), annotated with ``--modalities audio``: a labelled stand-in
   for a conversation (speakers found by diarization, each heard many times, little silence around an
@@ -60,6 +64,14 @@ def label_of(name: str) -> tuple[str, str]:
     return NATIVE_TO_EMOTION[native], native
 
 
+def _native_name(name: str) -> str:
+    """The audio head's name (EMOTIONS + calm) of a RAVDESS file's native label."""
+    from emocli.training.datasets import NATIVE_TO_EMOTION
+
+    native = label_of(name)[1]
+    return native if native == "calm" else NATIVE_TO_EMOTION[native]
+
+
 def clips_of(data: Path, actors: list[str]) -> list[Path]:
     return sorted(p for a in actors for p in (data / "ravdess").rglob(f"03-01-*-{int(a):02d}.flac"))
 
@@ -71,6 +83,38 @@ def run_evaluate(data: Path, work: Path, actors: list[str], model: Path | None) 
            "--json", str(out), "--threads", "1", "--quiet"]  # fmt: skip
     emocli(*cmd, *(["--model", str(model)] if model is not None else []))
     return json.loads(out.read_text())
+
+
+def evaluate_per_clip(data: Path, actors: list[str], model: Path | None) -> dict[str, dict]:
+    """File name -> evaluate's reading of the clip (the steps of ``emocli.training.evaluate`` on
+    RAVDESS, in this process): raw pooled features, the standardised vector, the 7-class and 8-class
+    predictions."""
+    import numpy as np
+
+    from emocli import EMOTIONS
+    from emocli.model.checkpoint import load_model, resolve_model_dir
+    from emocli.model.config import AUDIO_NATIVE
+    from emocli.training.data import Conversation
+    from emocli.training.datasets import read_ravdess
+    from emocli.training.loop import predict
+    from emocli.training.prepare import featurize, make_featurizers, standardise_split
+
+    net = load_model(resolve_model_dir(model), "cpu")
+    dialogues, report = read_ravdess(data / "ravdess", {int(a) for a in actors})
+    _, audio_f, _ = make_featurizers(net, ("audio",), "cpu")
+    convs = featurize(dialogues, ("audio",), report, None, audio_f, None, split="clips")
+    raw = {it.uid: np.array(it.audio) for c in convs for it in c.items}
+    cfg = net.cfg
+    standardise_split(convs, net.audio_mean.numpy(), net.audio_std.numpy(), cfg.speaker_norm_prior,
+                      cfg.speaker_norm)  # fmt: skip
+    items = [it for c in convs for it in c.items]
+    pred = predict(net, [Conversation(it.uid, [it]) for it in items])
+    out = {}
+    for k, it in enumerate(items):
+        native = AUDIO_NATIVE[int(pred.native[k].argmax())] if pred.native is not None else None
+        label = EMOTIONS[int(pred.probs[k].argmax())]
+        out[Path(it.uid).name] = dict(raw=raw[it.uid], z=np.array(it.audio), label=label, native=native)
+    return out
 
 
 def _link_folder(clips: list[Path], work: Path) -> Path:
@@ -86,12 +130,17 @@ def _link_folder(clips: list[Path], work: Path) -> Path:
 GROUPINGS = {"auto": ("auto", None), "pattern": ("clip", r"(\d+)\.\w+$"), "clip": ("clip", None)}
 
 
-def run_batch(clips: list[Path], work: Path, model: Path | None) -> dict[str, tuple[float, float, int, list]]:
+Batch = dict[str, tuple[float, float, int, list, dict[str, dict]]]
+
+
+def run_batch(clips: list[Path], work: Path, model: Path | None) -> tuple[Batch, dict[str, object]]:
     """``run_batch`` (what ``emocli batch FOLDER --recursive --modalities audio`` runs) once per
     speaker grouping: --speakers auto, --speaker-pattern '(\\d+)\\.\\w+$' --speakers clip (the
     RAVDESS actor), --speakers clip. Each clip's first pass runs once and is reused by the other two
     runs (the records are the same whatever the grouping). 8-class accuracy from the audio head's
-    calm-aware output, averaged over a clip's utterances as its 7 scores are (batch writes 7)."""
+    calm-aware output, averaged over a clip's utterances as its 7 scores are (batch writes 7).
+    Returns per grouping (7-class, 8-class, rows, error rows, file name -> the clip's label, 8-class
+    label and the audio rows the network was given), and the records by relative path."""
     import numpy as np
 
     import emocli
@@ -106,10 +155,19 @@ def run_batch(clips: list[Path], work: Path, model: Path | None) -> dict[str, tu
     assert Path(emocli.__file__).resolve().is_relative_to(CODE), f"{emocli.__file__} is not under {CODE}"
     records: dict[str, object] = {}
     native: dict[str, str] = {}
+    given: dict[str, np.ndarray] = {}  # rel -> (k, D) the audio rows the network read (standardised)
 
     class NativeFinisher(RecordFinisher):
         def predict(self, rec, stats=None):  # type: ignore[no-untyped-def]
-            preds = super().predict(rec, stats)
+            seen: list[np.ndarray] = []
+            hook = self.model.net.register_forward_pre_hook(
+                lambda _m, args: seen.append(args[0].audio[0][args[0].audio_mask[0]].numpy().copy())
+            )
+            try:
+                preds = super().predict(rec, stats)
+            finally:
+                hook.remove()
+            given[rec.rel] = seen[0]
             w = [(u.end - u.start, p.audio_native) for u, p in zip(rec.utterances, preds, strict=True)]
             w = [(max(d, 1e-3), a) for d, a in w if a is not None]
             if w:
@@ -132,10 +190,11 @@ def run_batch(clips: list[Path], work: Path, model: Path | None) -> dict[str, tu
 
     folder = _link_folder(clips, work)
     factory = BenchFactory(AnnotateOptions(modalities=("audio",), model_dir=model))
-    out: dict[str, tuple[float, float, int, list]] = {}
+    out: Batch = {}
     for name, (mode, pattern) in GROUPINGS.items():
         path = work / f"batch_{name}.csv"
         native.clear()
+        given.clear()
         # --speakers clip alone is one pass (each clip annotated again); a pattern that matches no
         # path gives the same rows through the records already read (every voice its own group).
         grouping = SpeakerGrouping(mode, pattern if name != "clip" else r"^(?!)(x)")
@@ -147,8 +206,57 @@ def run_batch(clips: list[Path], work: Path, model: Path | None) -> dict[str, tu
         want8 = {r["file"]: label_of(r["file"])[1] for r in rows}
         right8 = sum(native.get(f) == (n if n == "calm" else NATIVE_TO_EMOTION[n]) for f, n in want8.items())
         errors = [(r["file"], r["error"]) for r in rows if r["status"] != "ok"]
-        out[name] = (right / max(len(rows), 1), right8 / max(len(rows), 1), len(rows), errors)
-    return out
+        per_clip = {
+            Path(r["file"]).name: dict(label=r["emotion"] if r["status"] == "ok" else None,
+                                       native=native.get(r["file"]), z=given.get(r["file"]))
+            for r in rows
+        }  # fmt: skip
+        out[name] = (right / max(len(rows), 1), right8 / max(len(rows), 1), len(rows), errors, per_clip)
+    return out, records
+
+
+def input_gap(ev: dict[str, dict], per_clip: dict[str, dict], records: dict[str, object]) -> str:
+    """How far the audio head's inputs of all the clips are from evaluate's: the largest difference
+    of the raw pooled features and of the standardised vectors given to the network."""
+    import numpy as np
+
+    recs = {Path(rel).name: r for rel, r in records.items()}
+    raw, z, other = 0.0, 0.0, 0
+    for name, e in ev.items():
+        utts = [u for u in getattr(recs.get(name), "utterances", []) if u.audio is not None]
+        given = per_clip.get(name, {}).get("z")
+        if len(utts) != 1 or given is None or len(given) != 1:
+            other += 1
+            continue
+        raw = max(raw, float(np.abs(utts[0].audio - e["raw"]).max()))
+        z = max(z, float(np.abs(given[0] - e["z"]).max()))
+    return (f"audio head inputs against evaluate's: raw features at most {raw:.1e} apart, standardised "
+            f"vectors {z:.1e} ({other} clips without exactly one utterance)")  # fmt: skip
+
+
+def compare_clips(ev: dict[str, dict], per_clip: dict[str, dict], records: dict[str, object]) -> list[str]:
+    """Lines naming each clip where batch's 7- or 8-class prediction differs from evaluate's, with
+    what differs in the audio head's input: the utterances found, the raw pooled features (the audio
+    read), the standardised vector given to the network."""
+    import numpy as np
+
+    recs = {Path(rel).name: r for rel, r in records.items()}
+    lines = []
+    for name in sorted(ev):
+        e, b = ev[name], per_clip.get(name, {})
+        if b.get("label") == e["label"] and b.get("native") == e["native"]:
+            continue
+        rec = recs.get(name)
+        utts = [u for u in getattr(rec, "utterances", []) if u.audio is not None]
+        why = f"{len(utts)} utterances with audio"
+        if len(utts) == 1:
+            raw = float(np.abs(utts[0].audio - e["raw"]).max())
+            z = b.get("z")
+            dz = float(np.abs(z[0] - e["z"]).max()) if z is not None and len(z) == 1 else float("nan")
+            why += f", max |raw features - evaluate's| {raw:.2e}, max |standardised - evaluate's| {dz:.2e}"
+        lines.append(f"  {name}: true {'/'.join(label_of(name))}; evaluate {e['label']}/{e['native']}, "
+                     f"batch {b.get('label')}/{b.get('native')} ({why})")  # fmt: skip
+    return lines
 
 
 def run_conversation(clips: list[Path], work: Path, model: Path | None) -> tuple[float, int, int]:
@@ -216,13 +324,27 @@ def main(argv: list[str] | None = None) -> int:
     ev = run_evaluate(args.data, work, args.actors, args.model)
     print(f"evaluate: 7-class accuracy {ev['accuracy']:.3f}, 8-class {ev['accuracy_native']:.3f} "
           f"(n={ev['n']}, {time.perf_counter() - t:.0f} s)")  # fmt: skip
+    per_clip_ev = evaluate_per_clip(args.data, args.actors, args.model)
+    acc_ev = sum(e["label"] == label_of(f)[0] for f, e in per_clip_ev.items()) / len(per_clip_ev)
+    acc8_ev = sum(e["native"] == _native_name(f) for f, e in per_clip_ev.items()) / len(per_clip_ev)
+    same = abs(acc_ev - ev["accuracy"]) < 1e-9 and abs(acc8_ev - ev["accuracy_native"]) < 1e-9
+    print(f"evaluate clip by clip (in this process): 7-class {acc_ev:.3f}, 8-class {acc8_ev:.3f} "
+          f"({'the same as' if same else 'NOT the same as'} the command's)")  # fmt: skip
     t = time.perf_counter()
-    for name, (acc, acc8, n, errors) in run_batch(clips, work, args.model).items():
+    results, records = run_batch(clips, work, args.model)
+    for name, (acc, acc8, n, errors, per_clip) in results.items():
         print(f"batch --modalities audio, speakers {name}: 7-class accuracy {acc:.3f}, 8-class {acc8:.3f} "
               f"(n={n}, {len(errors)} error rows); evaluate - batch = {ev['accuracy'] - acc:+.3f} (7-class), "
               f"{ev['accuracy_native'] - acc8:+.3f} (8-class)")  # fmt: skip
         for file, reason in errors:
             print(f"  error: {file}: {reason}")
+        differ = compare_clips(per_clip_ev, per_clip, records)
+        n7 = sum(per_clip.get(f, {}).get("label") != e["label"] for f, e in per_clip_ev.items())
+        n8 = sum(per_clip.get(f, {}).get("native") != e["native"] for f, e in per_clip_ev.items())
+        print(f"  clips whose prediction differs from evaluate's: {n7} (7-class), {n8} (8-class); "
+              f"{input_gap(per_clip_ev, per_clip, records)}")  # fmt: skip
+        for line in differ:
+            print(line)
     print(f"  ({time.perf_counter() - t:.0f} s for the three)")
     if args.conversation:
         t = time.perf_counter()
