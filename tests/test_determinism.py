@@ -113,7 +113,14 @@ class _RecordingModel:
     supported_languages = ("en", "ru")
 
     def __init__(self) -> None:
+        from tests.asr_fakes import FakeCT2
+
         self.calls: list[dict[str, Any]] = []
+        self.model = FakeCT2(lambda clip: ("en", 0.99))  # the language identification (English)
+
+    def feature_extractor(self, clip: np.ndarray) -> np.ndarray:
+        self.model.last = clip
+        return np.zeros((80, max(1, len(clip) // 160)), np.float32)
 
     def transcribe(self, audio: np.ndarray, **options: Any) -> tuple[list[Any], Any]:
         from types import SimpleNamespace as NS
