@@ -63,6 +63,22 @@ def test_page_holds_every_part_and_loads_nothing(tmp_path: Path) -> None:
     assert build_page(copy.deepcopy(d), tmp_path / "talk.html", tmp_path / "talk.mp4") == page
 
 
+def test_translated_utterances_show_their_words_in_their_language_and_the_english_read(
+    tmp_path: Path,
+) -> None:
+    d = small_result()
+    d["utterances"][1].update(language="ru", text="Правда? <b>", text_en="Really? <b>", translated=True)
+    d["utterances"][0]["language"] = "en"
+    page = build_page(d, tmp_path / "talk.html", tmp_path / "talk.mp4")
+    assert '<span class="text" lang="ru" dir="auto">Правда? &lt;b&gt;</span>' in page  # script, direction
+    assert '<span class="text-en" lang="en">English: Really? &lt;b&gt;</span>' in page
+    assert page.count('class="text-en"') == 1  # English speech shows no translation line
+    assert '<span class="text" lang="en" dir="auto">What a lovely day!</span>' in page
+    assert "languages en" not in page  # no per-language seconds in this result: no languages line
+    d["languages"] = {"en": 6.5, "ru": 1.0}
+    assert "languages en 6 s, ru 1 s" in build_page(d, tmp_path / "talk.html", tmp_path / "talk.mp4")
+
+
 def test_page_of_an_older_or_partial_result_still_builds(tmp_path: Path) -> None:
     d = {
         "source": "a.wav",

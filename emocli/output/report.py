@@ -90,7 +90,7 @@ def transcript(utts: list[Utt], gaps: list[dict[str, Any]]) -> str:
                 f'<li><button type="button" class="utt" data-i="{u.index}" data-start="{u.start:.3f}" '
                 f'data-end="{u.end:.3f}" aria-label="{escape(_row_label(u))}">'
                 f'<span class="time">{clock(u.start)}</span><span class="who">{escape(u.speaker)}</span>'
-                f'<span class="text">{escape(u.text) or "<i>(no words)</i>"}</span>'
+                f"{_words(u)}"
                 f'<span class="emo">{chip(u.emotion, u.confidence)}{badge}</span></button></li>',
             )
         )
@@ -111,6 +111,16 @@ def transcript(utts: list[Utt], gaps: list[dict[str, Any]]) -> str:
     items.sort(key=lambda x: x[0])
     body = "\n".join(i for _, i in items) or '<li class="note">No speech was transcribed.</li>'
     return f'<ol id="transcript" aria-labelledby="transcript-h">\n{body}\n</ol>'
+
+
+def _words(u: Utt) -> str:
+    """The utterance's words as spoken (marked with their language, so the browser picks the
+    script's font and direction), and the English translation the text model read, if any."""
+    lang = f' lang="{escape(u.language)}" dir="auto"' if u.language else ""
+    said = f'<span class="text"{lang}>{escape(u.text) or "<i>(no words)</i>"}</span>'
+    if u.text_en is None:
+        return said
+    return said + f'<span class="text-en" lang="en">English: {escape(u.text_en)}</span>'
 
 
 def _row_label(u: Utt) -> str:
@@ -214,8 +224,11 @@ def build_page(d: dict[str, Any], page: Path, video: Path | None) -> str:
     n_spk = len([lane for lane in lanes if lane.speaker is not None])
     overall = rd.mean_scores(utts)
     meta = [f"{duration:.1f} s", f"{len(utts)} utterances", f"{n_spk} speaker{'s' if n_spk != 1 else ''}"]
-    if d.get("language"):
-        meta.append(f"language {d['language']}")
+    langs = d.get("languages") or {}
+    if len(langs) > 1:  # speech seconds per language, most first
+        meta.append("languages " + ", ".join(f"{escape(str(k))} {float(v):.0f} s" for k, v in langs.items()))
+    elif d.get("language"):
+        meta.append(f"language {escape(str(d['language']))}")
     version = f" {d['emocli_version']}" if d.get("emocli_version") else ""
     if version:
         meta.append(f"emocli{version}")

@@ -33,6 +33,8 @@ class Utt:
     scores: Scores | None  # fused
     modality: dict[str, Scores | None]  # modality key -> scores, None when missing for this utterance
     face_track: int | None
+    language: str | None = None  # ISO code of the language spoken
+    text_en: str | None = None  # the English translation the text model read (non-English speech)
 
     @property
     def duration(self) -> float:
@@ -82,6 +84,8 @@ def utterances(d: dict[str, Any]) -> list[Utt]:
                 scores=_scores(u.get("scores")),
                 modality={k: _scores(v) for k, v in ms.items()},
                 face_track=u.get("face_track"),
+                language=u.get("language"),
+                text_en=(str(u["text_en"]).strip() or None) if u.get("text_en") else None,
             )
         )
     return out
