@@ -72,7 +72,9 @@ def print_transcript(result: Result) -> None:
 def _languages(result: Result) -> str:
     """``language en``, or the languages with their speech seconds when there are several."""
     if len(result.languages) > 1:
-        return "languages " + ", ".join(f"{k} {v:.1f} s" for k, v in result.languages.items())
+        from emocli.output.writers import languages_text
+
+        return f"languages {languages_text(result.languages)}"
     return f"language {result.language}"
 
 

@@ -71,13 +71,18 @@ NOT_TRANSCRIBED = "(speech not transcribed)"
 CAPTION_MODES = ("spoken", "english")  # --captions
 
 
+def languages_text(languages: dict[str, float]) -> str:
+    """``ru 31.2 s, en 40.5 s``: speech seconds per language, in the result's order (most first)."""
+    return ", ".join(f"{k} {v:.1f} s" for k, v in languages.items())
+
+
 def languages_summary(result: Result) -> str:
     """One phrase for the summary line when the speech is not all English, e.g. ``ru 31.2 s, en
     40.5 s; 9 of 20 utterances read through an English translation``; "" for English only."""
     langs = result.languages or ({result.language: result.speech_duration or 0.0} if result.language else {})
     if not langs or set(langs) == {"en"}:
         return ""
-    text = ", ".join(f"{k} {v:.1f} s" for k, v in langs.items())
+    text = languages_text(langs)
     n = sum(u.translated for u in result.utterances)
     if n:
         text += f"; {n} of {len(result.utterances)} utterances read through an English translation"

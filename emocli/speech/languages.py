@@ -43,6 +43,7 @@ import numpy as np
 from emocli.speech.vad import Region, merge_regions
 
 if TYPE_CHECKING:
+    import ctranslate2
     from faster_whisper import WhisperModel
 
 SAMPLE_RATE = 16_000
@@ -78,6 +79,18 @@ def stretches(
     return out
 
 
+def window_features(model: WhisperModel, clip: np.ndarray, frames: int) -> ctranslate2.StorageView:
+    """Whisper's log-mel of ``clip`` (16 kHz) in an encoder window of ``frames`` (100 per second,
+    at most 3000): cut there, or padded with zeros as Whisper pads. Shape (1, n_mels, frames)."""
+    import ctranslate2
+
+    feats = model.feature_extractor(clip)  # (n_mels, frames), 100 frames per second
+    padded = np.zeros((feats.shape[0], frames), np.float32)
+    n = min(frames, feats.shape[1])
+    padded[:, :n] = feats[:, :n]
+    return ctranslate2.StorageView.from_array(padded[None])
+
+
 def detect(
     model: WhisperModel,
     audio: np.ndarray,
@@ -89,15 +102,9 @@ def detect(
     """Whisper's best language for ``audio[lo:hi]`` (seconds) and its probability, from an
     encoder window of ``max(window, hi - lo)`` seconds (at most 30). With ``candidates``, the best
     of those, its probability renormalised over them."""
-    import ctranslate2
-
     clip = audio[int(lo * SAMPLE_RATE) : int(hi * SAMPLE_RATE)]
-    feats = model.feature_extractor(clip)  # (n_mels, frames), 100 frames per second
     frames = int(min(30.0, max(window, hi - lo)) * FRAMES_PER_SECOND)
-    padded = np.zeros((feats.shape[0], frames), np.float32)  # zeros: Whisper's own padding
-    n = min(frames, feats.shape[1])
-    padded[:, :n] = feats[:, :n]
-    states = model.model.encode(ctranslate2.StorageView.from_array(padded[None]), to_cpu=False)
+    states = model.model.encode(window_features(model, clip, frames), to_cpu=False)
     ranked = [(token[2:-2], float(p)) for token, p in model.model.detect_language(states)[0]]  # "<|en|>"
     if candidates:
         ranked = [(lang, p) for lang, p in ranked if lang in candidates] or [(candidates[0], 0.0)]

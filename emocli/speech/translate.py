@@ -28,6 +28,7 @@ import numpy as np
 
 from emocli.hooks import ProgressHook, null_hook
 from emocli.results import Utterance, Word
+from emocli.speech.languages import FRAMES_PER_SECOND, WINDOW, window_features
 from emocli.speech.repetition import word_loops
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 SAMPLE_RATE = 16_000
 PAD = 0.2  # s of audio either side of the utterance
-WINDOW = 10.0  # s: the shortest encoder window (speech/languages.py uses the same)
 MIN_TOKENS, TOKENS_PER_SECOND = 16, 8.0  # output cap: English speech is about 3-4 tokens per second
 ENGLISH = "en"
 LOOP_RETRY: dict[str, Any] = {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
@@ -59,20 +59,15 @@ def translate_text(
 
 def generate(model: WhisperModel, clip: np.ndarray, language: str, beam_size: int = 5, **options: Any) -> str:
     """One beam-search translation of ``clip`` (16 kHz) in an encoder window fitted to it."""
-    import ctranslate2
     from faster_whisper.tokenizer import Tokenizer
 
     seconds = len(clip) / SAMPLE_RATE
-    feats = model.feature_extractor(clip)  # (n_mels, frames), 100 frames per second
-    frames = int(min(30.0, max(WINDOW, seconds + 1.0)) * 100)
+    frames = int(min(30.0, max(WINDOW, seconds + 1.0)) * FRAMES_PER_SECOND)
     frames += frames % 2  # the encoder's stride-2 convolution
-    padded = np.zeros((feats.shape[0], frames), np.float32)  # zeros: Whisper's own padding
-    n = min(frames, feats.shape[1])
-    padded[:, :n] = feats[:, :n]
     tok = Tokenizer(model.hf_tokenizer, True, task="translate", language=language)
     prompt = [*tok.sot_sequence, tok.no_timestamps]
     result = model.model.generate(
-        ctranslate2.StorageView.from_array(padded[None]),
+        window_features(model, clip, frames),
         [prompt],
         beam_size=beam_size,
         max_length=len(prompt) + int(MIN_TOKENS + TOKENS_PER_SECOND * seconds),
