@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -277,14 +278,20 @@ def test_bad_asd_options_are_one_line_errors(tmp_path: Path) -> None:
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_long_videos_are_scored_in_chunks_with_the_same_evidence(tmp_path: Path) -> None:
-    from emocli.faces.asd import ASDOptions
-
+def _one_face_talk(tmp_path: Path) -> tuple[Path, Any, np.ndarray, Any]:
+    """A 6 s silent 640x360 video with one face track through it, 6 s of noise as its sound, and a
+    Light-ASD network of random weights."""
     path = tmp_path / "talk.mp4"
     make_video(path, seconds=6, size="640x360", audio=False)
     vf = video_faces({0: (0.0, 20.0, (100, 100, 300, 300))})
     audio = np.random.default_rng(1).normal(scale=0.1, size=6 * 16000).astype(np.float32)
-    net = random_asd(0)
+    return path, vf, audio, random_asd(0)
+
+
+def test_long_videos_are_scored_in_chunks_with_the_same_evidence(tmp_path: Path) -> None:
+    from emocli.faces.asd import ASDOptions
+
+    path, vf, audio, net = _one_face_talk(tmp_path)
     whole = analyse_speaking(path, probe(path), vf, audio, [(0.0, 6.0)], net, ASDOptions(chunk=750))
     parts = analyse_speaking(path, probe(path), vf, audio, [(0.0, 6.0)], net, ASDOptions(chunk=50))
     assert whole.visible.all() and parts.visible.all() and len(whole.frames) == 150
@@ -357,11 +364,7 @@ def test_what_the_network_saw_before_a_pause_does_not_leak_past_the_next_onset()
 def test_speech_onsets_reach_the_network_and_chunks_end_at_them(tmp_path: Path) -> None:
     from emocli.faces.asd import ASDOptions
 
-    path = tmp_path / "talk.mp4"
-    make_video(path, seconds=6, size="640x360", audio=False)
-    vf = video_faces({0: (0.0, 20.0, (100, 100, 300, 300))})
-    audio = np.random.default_rng(1).normal(scale=0.1, size=6 * 16000).astype(np.float32)
-    net = random_asd(0)
+    path, vf, audio, net = _one_face_talk(tmp_path)
     two = [(0.0, 2.0), (2.4, 6.0)]  # one run of frames (pad 0.3 s), an onset at frame 60
     whole = analyse_speaking(path, probe(path), vf, audio, two, net, ASDOptions())
     # From the onset at 2.4 s on, nothing of the speech before it counts: the same logits as when

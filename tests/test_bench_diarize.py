@@ -3,31 +3,17 @@ media made here with ffmpeg)."""
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from emocli.speech.metrics import der
+from tests.benchmark_modules import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load("bench_diarize")
-conv = _load("make_conversation")
+bench = load_benchmark("bench_diarize")
+conv = load_benchmark("make_conversation")
 
 
 def test_der_frames_matches_the_library_der_when_nothing_is_left_out() -> None:

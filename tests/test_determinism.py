@@ -107,46 +107,15 @@ def _wait(procs: list[subprocess.Popen[bytes]]) -> None:
 # -- no sampling, ever (fast) ------------------------------------------------------------------
 
 
-class _RecordingModel:
-    """Stands in for faster_whisper.WhisperModel: records the options of every decoding."""
-
-    supported_languages = ("en", "ru")
-
-    def __init__(self) -> None:
-        from tests.asr_fakes import FakeCT2
-
-        self.calls: list[dict[str, Any]] = []
-        self.model = FakeCT2(lambda clip: ("en", 0.99))  # the language identification (English)
-
-    def feature_extractor(self, clip: np.ndarray) -> np.ndarray:
-        self.model.last = clip
-        return np.zeros((80, max(1, len(clip) // 160)), np.float32)
-
-    def transcribe(self, audio: np.ndarray, **options: Any) -> tuple[list[Any], Any]:
-        from types import SimpleNamespace as NS
-
-        self.calls.append(options)
-        n = len(self.calls)
-        # The first decoding loops; the second (its retry) does too; then nothing for the gap.
-        words = [
-            NS(start=0.1 + 0.2 * i, end=0.25 + 0.2 * i, word=" yeah", probability=0.9) for i in range(12)
-        ]
-        seg = NS(start=0.1, end=2.5, text=" yeah" * 12, words=words, no_speech_prob=0.1, avg_logprob=-0.3)
-        return ([seg] if n <= 2 else []), NS(language="en", language_probability=0.99)
-
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float, list[Any]]:
-        return "ru", 0.9, []
-
-
 def test_every_decoding_is_beam_search_at_temperature_zero() -> None:
-    from emocli.speech.asr import FasterWhisperASR
+    from tests.asr_fakes import scripted_asr
 
-    asr = object.__new__(FasterWhisperASR)
-    model = _RecordingModel()
-    asr.model, asr.beam_size, asr.condition_on_previous_text, asr.max_block = model, 5, False, 240.0
+    # The first decoding loops; the second (its retry) does too; then nothing for the gap.
+    loop = [(0.1, 2.5, " yeah" * 12, 0.1, -0.3)]
+    asr = scripted_asr([loop, loop], language=("ru", 0.9))
     asr.transcribe(np.zeros(6 * SR, np.float32), speech=[(0.0, 5.5)])
-    assert len(model.calls) >= 3  # first pass, the loop's retry, the gap's retry
-    for options in model.calls:
+    assert len(asr.model.calls) >= 3  # first pass, the loop's retry, the gap's retry
+    for _, options in asr.model.calls:
         assert options["temperature"] == 0.0  # a tuple of temperatures would sample as a fallback
         assert options["beam_size"] == 5
 

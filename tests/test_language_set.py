@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import re
 import shutil
-import sys
 import wave
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from emocli import EMOTIONS
+from tests.benchmark_modules import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
 MINIMUM = {"neutral": 10, "joy": 10, "anger": 10, "sadness": 10, "surprise": 10, "fear": 8, "disgust": 8}
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-langset = _load("language_set")
+langset = load_benchmark("language_set")
 SENTENCES: list[dict[str, str]] = langset.SENTENCES
 LANGUAGES: tuple[str, ...] = langset.LANGUAGES
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")

@@ -36,12 +36,7 @@ SUBSETS: list[tuple[str, ...]] = [
 AUDIO_DIM = 16
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _recognizer(fusion: str) -> EmotionRecognizer:

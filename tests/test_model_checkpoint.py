@@ -15,13 +15,7 @@ from emocli.model.checkpoint import build_model, default_model_dir, load_model, 
 from emocli.model.config import ModelConfig
 from emocli.model.fusion import Batch
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _batch() -> Batch:

@@ -10,14 +10,7 @@ from emocli.model.config import ModelConfig
 from emocli.model.fusion import Batch, EmotionNet, _drop_modalities
 from emocli.model.pooling import temporal_softmax_pool
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    # Small tensors: OpenMP threads only add overhead (and stall badly on a busy 2-core machine).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _net(fusion: str = "attention", seed: int = 0) -> EmotionNet:
