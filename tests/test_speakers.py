@@ -151,6 +151,28 @@ def test_several_moving_mouths_the_one_that_opens_with_the_voice_wins() -> None:
     assert set(j2.word_tracks) == {None}
 
 
+def test_one_voice_per_moving_face_the_joint_pairing_stands_on_a_small_lead(monkeypatch) -> None:
+    # The mouth-loudness correlations measured on side3_muted (3 people, every listener's lips
+    # moving): the best pairing (A-0, B-2, C-1) beats the next (A-1, B-2, C-0) by only 0.025, and
+    # voice C's own row prefers face 0. Every word must still go to its voice's paired face.
+    import emocli.faces.sync as sync
+
+    table = {"V_A": (0.202, 0.173, 0.108), "V_B": (0.161, 0.242, 0.189), "V_C": (0.234, 0.230, 0.005)}
+
+    def corr(opening: np.ndarray, level: np.ndarray, frames: np.ndarray) -> float:
+        voice = ("V_A", "V_B", "V_C")[min(2, int(frames[0] / ASD_FPS // 5))]
+        return table[voice][int(opening[0])]  # each test track's opening holds its own index
+
+    monkeypatch.setattr(sync, "sync_correlation", corr)
+    words = words_between(0, 5, "V_A") + words_between(5, 10, "V_B") + words_between(10, 15, "V_C")
+    opening = np.repeat(np.arange(3, dtype=np.float32)[:, None], N, axis=1)
+    act = activity(np.full((3, N), 0.9), opening, np.zeros(N, np.float32))
+    faces3 = {k: (0.0, DURATION, (100 + 400 * k, 100, 300 + 400 * k, 300)) for k in range(3)}
+    j = join_speakers(words, act, video_faces(faces3), np.zeros(0))
+    paired = {"V_A": 0, "V_B": 2, "V_C": 1}
+    assert j.word_tracks == [paired[w.speaker or ""] for w in words]
+
+
 def test_a_mouth_out_of_time_with_its_voice_is_not_its_speaker() -> None:
     # One face, ASD says it speaks, but its mouth never opens with the heard voice (a dub).
     rng = np.random.default_rng(2)
