@@ -22,7 +22,6 @@ from emocli.hooks import ProgressHook, null_hook
 from emocli.media import MediaInfo, VideoWriter, probe, read_frames
 from emocli.output import fonts
 from emocli.output.canvas import I420Canvas
-from emocli.output.frame_pipe import BackgroundWriter, prefetch
 from emocli.results import Result, Utterance
 
 # RGB per emotion: distinct hues, each readable on the dark caption panel.
@@ -346,15 +345,12 @@ def render_video(
     n = 0
     with atomic_output(out) as tmp:
         writer: VideoWriter | None = None
-        encode: BackgroundWriter[np.ndarray] | None = None
-        frames = prefetch(read_frames(source, info=info, pix_fmt="yuv420p"))
         try:
             renderer: CaptionRenderer | None = None
             cursor = 0
             canvas: I420Canvas | None = None
-            # Frames stay I420 from decoder to encoder; only the tiles drawn on become RGB. Decoding
-            # and encoding run in threads beside the drawing (frame_pipe.py).
-            for fr in frames:
+            # Frames stay I420 from decoder to encoder; only the tiles drawn on become RGB.
+            for fr in read_frames(source, info=info, pix_fmt="yuv420p"):
                 if writer is None:
                     w, h = fr.image.shape[1], fr.image.shape[0] * 2 // 3
                     writer = VideoWriter(
@@ -366,7 +362,6 @@ def render_video(
                         preset=options.preset,
                         crf=options.crf,
                     )
-                    encode = BackgroundWriter(writer.write_i420)
                     renderer = CaptionRenderer(w, h, options)
                     canvas = I420Canvas(w, h)
                 assert renderer is not None and canvas is not None
@@ -385,21 +380,15 @@ def render_video(
                     untranscribed=any(s <= fr.time < e for s, e in gaps),
                 )
                 canvas.flush()
-                assert encode is not None
-                encode.put(fr.image)  # each decoded frame has its own buffer: no copy needed
+                writer.write_i420(fr.image)
                 n += 1
                 if n % 25 == 0:
                     hook("render", completed=min(n, total), total=total)
-            if writer is not None and encode is not None:
-                encode.close()
+            if writer is not None:
                 writer.close()
         except BaseException:
             if writer is not None:
                 writer.abort()
-            if encode is not None:
-                encode.stop()
             raise
-        finally:
-            frames.close()  # stops the decoding thread and its ffmpeg
     hook("render", completed=total, total=total)
     return n
