@@ -51,6 +51,13 @@ from typing import Any
 
 DEFAULT_CLIPS = ("WDA_KatieHill_000", "face_1", "face_2", "face_4")
 SAME_PERSON = {"face_3": "AOC", "WDA_AlexandriaOcasioCortez_000": "AOC"}
+AOC = "WDA_AlexandriaOcasioCortez_000"
+HELD_OUT = (  # name, people, layout, listeners: faces the who-speaks rules were not worked out on
+    ("side2_muted_b", ("face_4", "face_5"), "side", "muted"),
+    ("side3_muted_b", ("face_5", AOC, "face_1"), "side", "muted"),
+    ("side3_still_b", ("face_5", AOC, "face_1"), "side", "still"),
+    ("grid4_muted_b", ("face_5", AOC, "face_4", "face_2"), "grid", "muted"),
+)
 FPS = 25
 SR = 16_000
 MAX_WIDTH = 1280  # canvas width limit, pixels
@@ -394,14 +401,20 @@ def make_audio_join(
 
 
 def make_suite(data: Path, out_dir: Path, pad: float) -> None:
-    """The standard set: 6 face videos, 3 acted-speech joins, the 600 s two-person loop (last), listed
-    in OUT_DIR/suite.json, which is rewritten after each file so that a partial suite is usable."""
+    """The standard set: 6 face videos, 4 more with other people (``HELD_OUT``), 3 acted-speech joins
+    and the 600 s two-person loop (last), listed in OUT_DIR/suite.json, which is rewritten after each
+    file so that a partial suite is usable."""
     jobs: list[tuple[str, Any]] = []
     for listeners in ("still", "muted"):
         for layout, n in (("side", 2), ("side", 3), ("grid", 4)):
             name = f"{layout}{n}_{listeners}"
             clips = list(DEFAULT_CLIPS[:n])
             jobs.append((name, partial(make_faces, data, out_dir, name, clips, layout, listeners, pad, None)))
+    # The same layouts with other people (the "_b" set): the who-speaks rules were worked out on the
+    # six above, so these show how far they carry.
+    for name, people, layout, listeners in HELD_OUT:
+        job = partial(make_faces, data, out_dir, name, list(people), layout, listeners, pad, None)
+        jobs.append((name, job))
     for corpus, n, k in (("ravdess", 2, 5), ("ravdess", 4, 4), ("tess", 2, 8)):
         name = f"{corpus}{n}"
         jobs.append((name, partial(make_audio_join, data, out_dir, name, corpus, n, k, 0, pad)))

@@ -151,3 +151,12 @@ def test_a_turn_gets_as_much_sound_as_picture_even_at_its_clips_end(tmp_path: Pa
     cmd = [*ffmpeg, "-i", str(clip), "-filter_complex", graph, "-map", "0:v", "-map", "[a]", "-c:v", "copy"]
     subprocess.run([*cmd, "-c:a", "pcm_s16le", str(whole)], check=True)
     conv.check_length(whole, 50)  # the sound padded to the picture's 2 s
+
+
+def test_held_out_videos_hold_different_people_the_rules_were_not_tuned_on() -> None:
+    for name, people, layout, listeners in conv.HELD_OUT:
+        persons = [conv.SAME_PERSON.get(p, p) for p in people]
+        assert len(set(persons)) == len(people), name  # face_3 and the AOC clip are one voice
+        assert layout in ("side", "grid") and listeners in ("still", "muted")
+        assert (layout == "grid") == (len(people) == 4), name
+        assert tuple(people) != tuple(conv.DEFAULT_CLIPS[: len(people)]), name
