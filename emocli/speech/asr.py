@@ -40,7 +40,7 @@ from emocli.hooks import ProgressHook, null_hook
 from emocli.results import RepetitionCut, Untranscribed, Word
 from emocli.speech.coverage import LOOP_CUT, NOT_SPEECH, uncovered, unexplained
 from emocli.speech.languages import LanguageSpan, identify, language_runs, seconds_by_language
-from emocli.speech.repetition import KEEP, cut_loop, word_loops
+from emocli.speech.repetition import KEEP, LOOP_RETRY, cut_loop, word_loops
 from emocli.speech.vad import Region, merge_regions, plan_blocks
 
 if TYPE_CHECKING:
@@ -51,7 +51,6 @@ RETRY_PAD = 0.2  # s of context either side of a stretch decoded again
 RETRY_PASSES = 2  # stretches still without words after one pass are decoded alone once more
 LANGUAGE_SWITCH = 0.5  # a stretch is decoded in its own language when Whisper is this sure of it
 NO_SPEECH_PROB, LOW_LOGPROB = 0.6, -1.0  # Whisper's own rule for "this window is not speech"
-LOOP_RETRY: dict[str, Any] = {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
 
 
 @dataclass

@@ -15,12 +15,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from emocli.results import Word
 
 MAX_REPEATS = 4  # a phrase said more than this many times in a row is a loop
 MAX_PHRASE = 8  # tokens in the longest phrase looked for
 KEEP = 2  # occurrences kept when a loop is cut
+# Decoding options for a stretch decoded again after a loop (asr.py, translate.py).
+LOOP_RETRY: dict[str, Any] = {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
 
 _TOKEN = re.compile(r"[\w']+")
 

@@ -29,7 +29,7 @@ import numpy as np
 from emocli.hooks import ProgressHook, null_hook
 from emocli.results import Utterance, Word
 from emocli.speech.languages import FRAMES_PER_SECOND, WINDOW, window_features
-from emocli.speech.repetition import word_loops
+from emocli.speech.repetition import LOOP_RETRY, word_loops
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -38,7 +38,6 @@ SAMPLE_RATE = 16_000
 PAD = 0.2  # s of audio either side of the utterance
 MIN_TOKENS, TOKENS_PER_SECOND = 16, 8.0  # output cap: English speech is about 3-4 tokens per second
 ENGLISH = "en"
-LOOP_RETRY: dict[str, Any] = {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
 
 
 def needs_translation(u: Utterance) -> bool:
