@@ -32,11 +32,11 @@ import numpy as np
 from emocli import EMOTIONS, __version__
 from emocli.batch_records import ClipRecord, Row, UtteranceRecord
 from emocli.batch_speakers import Voice, fingerprint
-from emocli.errors import InputError, NoSpeechError
+from emocli.errors import NoSpeechError
 from emocli.hooks import ProgressHook, null_hook
 from emocli.media import SAMPLE_RATE
-from emocli.pipeline import Analysis, AnnotateOptions, Annotator, clip_summary
-from emocli.results import Result, Utterance, top_emotion
+from emocli.pipeline import Analysis, AnnotateOptions, Annotator, apply_predictions, clip_summary
+from emocli.results import Result, Utterance
 
 if TYPE_CHECKING:
     from emocli.features.audio import SpeakerStats
@@ -132,22 +132,6 @@ class RecordFinisher:
         ]
         audio_stats = evaluate_reference(self.model, stats) or None
         return self.model.predict_dialogue(inputs, modalities=self.modalities, audio_stats=audio_stats)
-
-
-def apply_predictions(source: str, utts: Sequence[Utterance], preds: Sequence[UtterancePrediction]) -> None:
-    """The predictions' scores into the utterances, as annotate fills them (``Annotator._recognise``)."""
-    present = [any(v is not None for v in p.modality_probs.values()) for p in preds]
-    if not any(present):
-        raise InputError(
-            f"{source}: no utterance has any of the modalities used, so there is nothing to read the "
-            "emotions from.",
-            "Add a modality the input has to --modalities (e.g. audio), or give an input with it.",
-        )
-    for u, p, ok in zip(utts, preds, present, strict=True):
-        if ok:
-            u.scores = p.scores()
-            u.emotion, u.confidence = top_emotion(u.scores)
-            u.confidence = round(u.confidence, 4)
 
 
 # A clip of one utterance is read whole when the audio outside the utterance is at most this long

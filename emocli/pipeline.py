@@ -10,7 +10,7 @@ which is what batch workers do. The library never prints: progress goes through 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,13 +24,13 @@ from emocli.errors import EmocliError, InputError, NoSpeechError
 from emocli.hooks import ProgressHook, null_hook
 from emocli.media import SAMPLE_RATE, MediaInfo, probe
 from emocli.output.render import FaceOverlay, RenderOptions, render_video
-from emocli.results import MODALITIES, ModelInfo, Result, scores_from_probs, top_emotion
+from emocli.results import MODALITIES, ModelInfo, Result, Utterance, scores_from_probs, top_emotion
 
 if TYPE_CHECKING:
     from emocli.faces.analyze import FaceAnalyzer
     from emocli.faces.speaker import UtteranceVisual
     from emocli.faces.video import VideoFaces
-    from emocli.model.inference import EmotionRecognizer
+    from emocli.model.inference import EmotionRecognizer, UtterancePrediction
     from emocli.speakers.stage import WhoSpeaks
     from emocli.speech.pipeline import SpeechOptions, SpeechPipeline, SpeechResult
 
@@ -318,21 +318,12 @@ class Annotator:
             )
         # The modalities left out are masked like missing ones, never fed empty inputs.
         preds = self.model.predict_dialogue(inputs, modalities=mods)
-        present = [any(v is not None for v in p.modality_probs.values()) for p in preds]
-        if not any(present):
-            used = ", ".join(self.model.used_modalities(mods))
-            raise InputError(
-                f"{result.source}: no utterance has any of the modalities used ({used}), "
-                "so there is nothing to read the emotions from.",
-                "Add a modality the input has to --modalities (e.g. audio), or give an input with it.",
-            )
+        used = ", ".join(self.model.used_modalities(mods))
+        present = apply_predictions(result.source, result.utterances, preds, used)
         for u, p, ok in zip(result.utterances, preds, present, strict=True):
             if not ok:  # none of the modalities used is there: no emotion rather than a uniform guess
                 u.modality_scores = {m: None for m in p.modality_probs}
                 continue
-            u.scores = p.scores()
-            u.emotion, u.confidence = top_emotion(u.scores)
-            u.confidence = round(u.confidence, 4)
             visual_pooled = u.modality_scores.get("visual")  # the faces stage's own pooled scores
             u.modality_scores = {m: s for m, s in p.modality_scores().items() if m in mods}
             if "visual" in mods and u.modality_scores.get("visual") is None and visual_pooled is not None:
@@ -360,6 +351,28 @@ class Annotator:
             )
             analysis.result.timing["render"] = round(time.perf_counter() - t, 3)
         return analysis
+
+
+def apply_predictions(
+    source: str, utts: Sequence[Utterance], preds: Sequence[UtterancePrediction], used: str = ""
+) -> list[bool]:
+    """The predictions' scores and top emotions into the utterances (in place); per utterance,
+    whether any of the modalities ``used`` was there (the others keep no emotion). Raises when none
+    of the utterances has any."""
+    present = [any(v is not None for v in p.modality_probs.values()) for p in preds]
+    if not any(present):
+        shown = f" ({used})" if used else ""
+        raise InputError(
+            f"{source}: no utterance has any of the modalities used{shown}, "
+            "so there is nothing to read the emotions from.",
+            "Add a modality the input has to --modalities (e.g. audio), or give an input with it.",
+        )
+    for u, p, ok in zip(utts, preds, present, strict=True):
+        if ok:
+            u.scores = p.scores()
+            u.emotion, u.confidence = top_emotion(u.scores)
+            u.confidence = round(u.confidence, 4)
+    return present
 
 
 def _model_info(model_dir: Path | None) -> ModelInfo:
