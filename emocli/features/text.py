@@ -82,12 +82,18 @@ class Tokenized:
     ids: list[list[int]]  # token ids per text, with special tokens, truncated to MAX_TOKENS
 
 
-def load_tokenizer(path: str):  # -> transformers.PreTrainedTokenizerBase
-    from transformers import AutoTokenizer
+def load_tokenizer(path: str):  # -> bert.FastTokenizer | transformers.PreTrainedTokenizerBase
+    """The tokenizer of a text-encoder folder: ``bert.FastTokenizer`` for the plain BERT folders
+    that ``bert.py`` loads (the same ids without importing ``transformers``), else AutoTokenizer."""
+    from emocli.model.bert import FastTokenizer, readable
 
     try:
+        if readable(path) is not None:
+            return FastTokenizer(path)
+        from transformers import AutoTokenizer
+
         return AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as e:
+    except Exception as e:  # tokenizers raises a plain Exception for a bad tokenizer.json
         raise ModelUnavailableError(f"Cannot load the tokenizer of {path}: {e}.") from e
 
 

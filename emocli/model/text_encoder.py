@@ -20,17 +20,28 @@ def additive_mask(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return (~mask)[:, None, None, :].to(dtype) * torch.finfo(dtype).min
 
 
+def load_backbone(path: str) -> nn.Module:
+    """A plain BERT folder (the bundled MiniLM) through ``bert.py``, anything else through
+    ``transformers``' AutoModel."""
+    from emocli.model.bert import load_bert, readable
+
+    try:
+        cfg = readable(path)
+        if cfg is not None:
+            return load_bert(path, cfg)
+        from transformers import AutoModel
+
+        return AutoModel.from_pretrained(path)
+    except (OSError, ValueError) as e:
+        raise ModelUnavailableError(f"Cannot load the text encoder from {path}: {e}.") from e
+
+
 class TextEncoder(nn.Module):
     """A BERT-like encoder (``.embeddings`` + ``.encoder.layer``): token ids -> (U, dim) mean-pooled."""
 
     def __init__(self, path: str, trainable_layers: int = 2) -> None:
         super().__init__()
-        from transformers import AutoModel
-
-        try:
-            backbone = AutoModel.from_pretrained(path)
-        except (OSError, ValueError) as e:
-            raise ModelUnavailableError(f"Cannot load the text encoder from {path}: {e}.") from e
+        backbone = load_backbone(path)
         layers = getattr(getattr(backbone, "encoder", None), "layer", None)
         if layers is None or not hasattr(backbone, "embeddings"):
             raise ModelUnavailableError(
