@@ -88,4 +88,5 @@ def scripted_asr(
     asr = object.__new__(FasterWhisperASR)  # no model loading: the fake decodes
     asr.model = ScriptedWhisper(script, language, language_of)
     asr.beam_size, asr.condition_on_previous_text, asr.max_block = 5, False, 240.0
+    asr.workers = 1  # the script answers decodings in call order: one at a time
     return asr

