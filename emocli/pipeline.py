@@ -229,7 +229,10 @@ class Annotator:
             from emocli.speech.translate import translate_utterances
 
             with _timed(timing, "translate"):  # only utterances not in English: free for English
-                translate_utterances(self.speech.whisper, audio, result.utterances, self._beam_size(), hook)
+                workers = int(getattr(self.speech.asr, "workers", 1))
+                translate_utterances(
+                    self.speech.whisper, audio, result.utterances, self._beam_size(), hook, workers
+                )
         if result.utterances:
             with _timed(timing, "emotion"):
                 self._recognise(result, audio, visuals)

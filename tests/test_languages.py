@@ -164,6 +164,33 @@ def test_only_speech_not_in_english_is_translated_from_its_own_audio(monkeypatch
     assert [c[2] for c in calls] == [{}, translate.LOOP_RETRY] and looped[0].text_en == "I am sad (ru)."
 
 
+def test_translations_side_by_side_land_on_their_own_utterances(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from emocli.speech import translate
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_generate(model: object, clip: np.ndarray, language: str, beam_size: int = 5, **o: object) -> str:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        seconds = len(clip) / SR
+        time.sleep(0.02 * (8 - seconds))  # the first (shortest) finish last
+        with lock:
+            running[0] -= 1
+        return f"utterance of {seconds:.1f} s"
+
+    monkeypatch.setattr(translate, "generate", slow_generate)
+    utts = [Utterance(10.0 * i, 10.0 * i + 1 + i, "S", "Hola.", language="es") for i in range(5)]
+    assert translate_utterances(None, np.zeros(60 * SR, np.float32), utts, workers=3) == 5  # type: ignore[arg-type]
+    # Each utterance +- 0.2 s (the first starts at 0 s): its own translation, whatever finished first.
+    assert [u.text_en for u in utts] == [f"utterance of {1.4 + i - 0.2 * (i == 0):.1f} s" for i in range(5)]
+    assert most[0] > 1  # really side by side
+
+
 def test_the_translation_window_fits_the_utterance_and_the_output_is_capped() -> None:
     from types import SimpleNamespace
 

@@ -16,12 +16,14 @@ measures the emotions read from them). The output is capped at ``TOKENS_PER_SECO
 second of speech (a loop stops there), beam search at temperature 0 (never sampling: asr.py's
 notes), and a translation that still loops is decoded again with a repetition penalty.
 
-Cost: one short encoder window and a beam search per non-English utterance; nothing for English.
+Cost: one short encoder window and a beam search per non-English utterance, several side by side
+on several cores; nothing for English.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -83,18 +85,25 @@ def translate_utterances(
     utterances: Sequence[Utterance],
     beam_size: int = 5,
     hook: ProgressHook = null_hook,
+    workers: int = 1,
 ) -> int:
-    """Fill ``text_en`` of every utterance that is not in English (in place); how many."""
+    """Fill ``text_en`` of every utterance that is not in English (in place); how many.
+
+    ``workers``: translations decoded side by side (the ASR's decoders, ``asr.py``); each depends
+    only on its utterance's audio, and they are stored in the utterances' order."""
     todo = [u for u in utterances if needs_translation(u)]
     duration = len(audio) / SAMPLE_RATE
-    for i, u in enumerate(todo):
-        hook("translate", completed=i, total=len(todo))
+
+    def one(u: Utterance) -> str:
         assert u.language is not None  # needs_translation
-        text = translate_text(
-            model, audio, max(0.0, u.start - PAD), min(duration, u.end + PAD), u.language, beam_size
-        )
-        u.text_en = text or u.text  # nothing came out: the text model reads the words as spoken
-    hook("translate", completed=len(todo), total=len(todo))
+        lo, hi = max(0.0, u.start - PAD), min(duration, u.end + PAD)
+        return translate_text(model, audio, lo, hi, u.language, beam_size)
+
+    hook("translate", completed=0, total=len(todo))
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="emocli-translate") as pool:
+        for i, (u, text) in enumerate(zip(todo, pool.map(one, todo), strict=True)):
+            u.text_en = text or u.text  # nothing came out: the text model reads the words as spoken
+            hook("translate", completed=i + 1, total=len(todo))
     return len(todo)
 
 
