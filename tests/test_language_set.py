@@ -68,8 +68,8 @@ def _digest(path: str) -> str:
 @needs_espeak
 def test_synthesis_is_16k_mono_plausible_and_repeatable(tmp_path: Path) -> None:
     ids = ["neutral_03", "anger_01"]
-    first = langset.synthesize(tmp_path / "a", ["en", "es"], ids)
-    assert [(i.language, i.id) for i in first] == [(lang, i) for lang in ("en", "es") for i in ids]
+    first = langset.synthesize(tmp_path / "a", ["en", "de"], ids)
+    assert [(i.language, i.id) for i in first] == [(lang, i) for lang in ("en", "de") for i in ids]
     for item in first:
         with wave.open(item.path, "rb") as w:
             assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 16_000)
@@ -82,14 +82,14 @@ def test_synthesis_is_16k_mono_plausible_and_repeatable(tmp_path: Path) -> None:
     assert int(abs(pcm.astype(int)).max()) > 3000  # and speech between
 
     mtimes = [Path(i.path).stat().st_mtime_ns for i in first]
-    again = langset.synthesize(tmp_path / "a", ["en", "es"], ids)  # cached: nothing rewritten
+    again = langset.synthesize(tmp_path / "a", ["en", "de"], ids)  # cached: nothing rewritten
     assert [Path(i.path).stat().st_mtime_ns for i in again] == mtimes
-    second = langset.synthesize(tmp_path / "b", ["en", "es"], ids)  # a fresh build: same bytes
+    second = langset.synthesize(tmp_path / "b", ["en", "de"], ids)  # a fresh build: same bytes
     assert [_digest(i.path) for i in second] == [_digest(i.path) for i in first]
     assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
     loaded = langset.load_manifest(tmp_path / "a")
     assert loaded == first
-    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["voices"] == {"en": "en-us", "es": "es"}
+    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["voices"] == {"en": "en-us", "de": "de"}
 
 
 @needs_espeak
