@@ -151,3 +151,34 @@ def test_fit_to_speech_stretches_captions_to_the_voice_but_not_into_neighbours()
     ]
     assert (a.start, a.end) == (1.30, 2.00)  # the inputs are not modified
     assert fit_to_speech([a], []) == [a]
+
+
+def test_a_word_stretched_back_over_a_pause_starts_after_it() -> None:
+    """bench_diarize's 10-minute loop: "I'd" (of the next speaker's "I'd like to do better at that")
+    ran 323.30-323.88 s over the voice's pause at 323.58-323.75 s, so it went to the previous speaker."""
+    from emocli.speech.utterances import start_after_pauses
+
+    words = [
+        Word(322.644, 322.824, "use"),
+        Word(322.824, 323.304, "batunnels"),
+        Word(323.304, 323.884, "I'd"),
+        Word(323.884, 323.964, "like"),
+        Word(323.964, 324.104, "to"),
+        Word(324.104, 324.204, "do"),
+        Word(324.204, 324.384, "better"),
+    ]
+    regions = [(320.802, 323.582), (323.746, 324.862)]
+    out = start_after_pauses(words, regions)
+    assert out[2].start == 323.746 and out[2].end == 323.884  # its sound is after the pause
+    assert [(w.start, w.end) for i, w in enumerate(out) if i != 2] == [
+        (w.start, w.end) for i, w in enumerate(words) if i != 2
+    ]  # "batunnels" (0.48 s) is long too, but no pause starts inside it
+    turns = [Turn(320.6, 323.66, "A"), Turn(323.66, 325.0, "B")]
+    assert [w.speaker for w in assign_speakers(out, turns)][1:4] == ["A", "B", "B"]
+    assert [w.speaker for w in assign_speakers(words, turns)][1:4] == ["A", "A", "B"]  # before
+    # A short word over a short pause, or a pause under 0.1 s, is left alone.
+    assert start_after_pauses([Word(1.0, 1.2, "a"), Word(1.2, 1.3, "b")], [(0.5, 1.05), (1.1, 2.0)]) == [
+        Word(1.0, 1.2, "a"),
+        Word(1.2, 1.3, "b"),
+    ]
+    assert start_after_pauses(words, []) == words
