@@ -174,8 +174,10 @@ def test_a_word_stretched_back_over_a_pause_starts_after_it() -> None:
         (w.start, w.end) for i, w in enumerate(words) if i != 2
     ]  # "batunnels" (0.48 s) is long too, but no pause starts inside it
     turns = [Turn(320.6, 323.66, "A"), Turn(323.66, 325.0, "B")]
-    assert [w.speaker for w in assign_speakers(out, turns)][1:4] == ["A", "B", "B"]
-    assert [w.speaker for w in assign_speakers(words, turns)][1:4] == ["A", "A", "B"]  # before
+    placed = assign_speakers(words, turns, regions)
+    assert [w.speaker for w in placed][1:4] == ["A", "B", "B"]
+    assert [(w.start, w.end) for w in placed] == [(w.start, w.end) for w in words]  # Whisper's times kept
+    assert [w.speaker for w in assign_speakers(words, turns)][1:4] == ["A", "A", "B"]  # without the VAD
     # A short word over a short pause, or a pause under 0.1 s, is left alone.
     assert start_after_pauses([Word(1.0, 1.2, "a"), Word(1.2, 1.3, "b")], [(0.5, 1.05), (1.1, 2.0)]) == [
         Word(1.0, 1.2, "a"),

@@ -29,7 +29,6 @@ from emocli.speech.utterances import (
     build_utterances,
     fit_to_speech,
     smooth_sentence_edges,
-    start_after_pauses,
 )
 from emocli.speech.vad import Region, load_vad, speech_duration
 
@@ -150,8 +149,7 @@ class SpeechPipeline:
         )
         timing["diarize"] = time.perf_counter() - t
 
-        words = start_after_pauses(asr.words, speech)  # before speakers: a word's time decides its turn
-        words = smooth_sentence_edges(assign_speakers(words, diar.turns))
+        words = smooth_sentence_edges(assign_speakers(asr.words, diar.turns, speech))
         utterances = build_utterances(
             words, opts.max_pause, opts.max_utterance, opts.split_sentences, asr.language
         )
