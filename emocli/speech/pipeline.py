@@ -29,6 +29,7 @@ from emocli.speech.utterances import (
     build_utterances,
     fit_to_speech,
     smooth_sentence_edges,
+    start_after_pauses,
 )
 from emocli.speech.vad import Region, load_vad, speech_duration
 
@@ -149,7 +150,8 @@ class SpeechPipeline:
         )
         timing["diarize"] = time.perf_counter() - t
 
-        words = smooth_sentence_edges(assign_speakers(asr.words, diar.turns, speech))
+        words = start_after_pauses(asr.words, speech, diar.turns)  # before the turns decide
+        words = smooth_sentence_edges(assign_speakers(words, diar.turns))
         utterances = build_utterances(
             words, opts.max_pause, opts.max_utterance, opts.split_sentences, asr.language
         )

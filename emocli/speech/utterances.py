@@ -8,6 +8,7 @@ utterance ever spans two speakers, even when one Whisper segment does.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -17,6 +18,7 @@ import numpy as np
 from emocli.results import Turn, Utterance, Word
 
 MIN_PAUSE = 0.1  # s: a pause of the voice inside a word's span (the VAD's min_silence is 0.1 s)
+TURN_NEAR = 0.25  # s: a change of speaker this close to a word is at it (the diarizer's hop)
 
 __all__ = ["Turn", "assign_speakers", "build_utterances", "fit_to_speech", "start_after_pauses"]
 
@@ -38,23 +40,18 @@ def ends_sentence(word: str) -> bool:
     return "." not in core  # "d.c." -> core "d.c": an abbreviation with inner dots
 
 
-def assign_speakers(
-    words: Sequence[Word], turns: Sequence[Turn], speech: Sequence[tuple[float, float]] | None = None
-) -> list[Word]:
+def assign_speakers(words: Sequence[Word], turns: Sequence[Turn]) -> list[Word]:
     """Copies of ``words`` with ``speaker`` set: most overlapping speaker, else the nearest turn.
 
-    With ``speech`` (the voice activity's regions), a word that Whisper stretched back over a pause
-    is placed where its sound starts to choose its speaker (``start_after_pauses``); the words keep
-    Whisper's times. Vectorised per speaker (turns merged into sorted, disjoint intervals), so an
-    hour of words and turns takes milliseconds.
+    Vectorised per speaker (turns merged into sorted, disjoint intervals), so an hour of words
+    and turns takes milliseconds.
     """
     if not words:
         return []
     if not turns:
         return [replace(w, speaker=w.speaker) for w in words]
-    placed = start_after_pauses(words, speech) if speech else list(words)
-    starts = np.array([min(w.start, w.end) for w in placed])
-    ends = np.array([max(w.end, w.start) for w in placed])
+    starts = np.array([min(w.start, w.end) for w in words])
+    ends = np.array([max(w.end, w.start) for w in words])
     mid = (starts + ends) / 2
     starts = np.minimum(starts, mid - _MIN_WORD / 2)
     ends = np.maximum(ends, mid + _MIN_WORD / 2)
@@ -226,36 +223,44 @@ def fit_to_speech(
 
 
 def start_after_pauses(
-    words: Sequence[Word], regions: Sequence[tuple[float, float]], min_pause: float = MIN_PAUSE
+    words: Sequence[Word],
+    regions: Sequence[tuple[float, float]],
+    turns: Sequence[Turn],
+    min_pause: float = MIN_PAUSE,
+    near: float = TURN_NEAR,
 ) -> list[Word]:
-    """Words that Whisper stretched back over a pause, moved to start where their sound starts
-    (``assign_speakers`` places words by these times to choose their speaker).
+    """Words that Whisper stretched back over a pause where the speaker changes start where their
+    sound starts.
 
     Whisper's word times come from attention alignment (DTW), which leaves no gap between words: the
     silence before a word is often given to that word, so it starts early. Whisper itself moves the
     start of a long word after a sentence's end ("a better segmentation algorithm based on VAD
     should be able to replace this", ``whisper/timing.py``); here the voice activity decides. A word
     longer than twice the median word (at most 0.7 s, Whisper's rule) whose span holds a pause of
-    ``min_pause`` s or more in ``regions`` starts where the speech after the last such pause starts.
-    At a change of speaker inside an unpunctuated sentence this is what puts the word with its
-    speaker: on the 10-minute loop of bench_diarize, "I'd" of "I'd like to do better at that" ran
-    from 323.30 s to 323.88 s over the turn change at 323.58-323.75 s and went to the previous
-    speaker; its sound is after the pause. Only the choice of speaker uses these times: moving the
-    words themselves split utterances at the pauses and cost captions the speech in them (AMI's mean
-    DER without overlap 0.347 -> 0.382).
+    ``min_pause`` s or more in ``regions``, and near which (``near`` s) the diarization's ``turns``
+    change speaker, starts where the speech after the last such pause starts. On the 10-minute loop
+    of bench_diarize, "I'd" of the next speaker's "I'd like to do better at that" ran from 323.30 s
+    to 323.88 s over the turn change at 323.58-323.75 s and went to the previous speaker: its sound
+    is after the pause. Elsewhere the words keep Whisper's times: moved everywhere, they split
+    utterances at pauses and cost captions the speech in them (AMI's mean DER without overlap
+    0.347 -> 0.382).
     """
     if not words or not regions:
+        return list(words)
+    ordered = sorted(turns, key=lambda t: (t.start, t.end))
+    changes = np.array([a.end for a, b in itertools.pairwise(ordered) if a.speaker != b.speaker])
+    if not len(changes):
         return list(words)
     lengths = np.array([w.end - w.start for w in words])
     longest = 2.0 * min(0.7, float(np.median(lengths)))
     starts = np.array([s for s, _ in regions])
     ends = np.array([e for _, e in regions])
+    pause_before = starts - np.concatenate([[-np.inf], ends[:-1]])
     out = []
     for w in words:
-        if w.end - w.start > longest:
+        if w.end - w.start > longest and np.any(np.abs(changes - np.clip(changes, w.start, w.end)) <= near):
             # Speech regions starting inside the word after a pause of min_pause or more.
-            inside = (starts > w.start) & (starts < w.end - 0.05)
-            after_pause = inside & (starts - np.concatenate([[-np.inf], ends[:-1]]) >= min_pause)
+            after_pause = (starts > w.start) & (starts < w.end - 0.05) & (pause_before >= min_pause)
             if after_pause.any():
                 w = replace(w, start=round(float(starts[after_pause][-1]), 3))
         out.append(w)
