@@ -393,7 +393,8 @@ def to_pcm16k(audio: np.ndarray, pad: float = PAD) -> bytes:
     return silence + pcm + silence
 
 
-def _write_wav(path: Path, pcm: bytes) -> None:
+def write_wav(path: Path, pcm: bytes) -> None:
+    """16-bit mono 16 kHz PCM as a WAV, written atomically (language_set.py writes with it too)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with wave.open(str(tmp), "wb") as w:
@@ -410,7 +411,7 @@ def speak(
     """Speak ``text`` (``language``: an emocli code) with Kokoro's ``voice`` (``VOICE_NAMES``) into a
     16 kHz mono 16-bit WAV with ``pad`` s of silence each side. The same inputs give the same bytes."""
     require()
-    _write_wav(Path(out_wav), to_pcm16k(synthesize(text, language, voice, speed), pad))
+    write_wav(Path(out_wav), to_pcm16k(synthesize(text, language, voice, speed), pad))
 
 
 def speak_many(jobs: Sequence[Job]) -> None:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -140,17 +139,6 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def _write_wav(path: Path, pcm: bytes) -> None:
-    """16-bit mono 16 kHz WAV, written atomically (a run cut short leaves no half file behind)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with wave.open(str(tmp), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes(pcm)
-    os.replace(tmp, path)
-
-
 def _read_pcm(path: str | Path) -> np.ndarray:
     with wave.open(str(path), "rb") as w:
         if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, SR):
@@ -218,7 +206,7 @@ def speak(
     if len(pcm) < SR // 10:  # under 50 ms of audio: the voice said nothing
         raise RuntimeError(f"voice {voice!r} produced no speech for {text!r}")
     silence = bytes(2 * round(pad * SR))
-    _write_wav(path, silence + pcm + silence)
+    kokoro_tts.write_wav(path, silence + pcm + silence)
 
 
 def _file_name(sentence_id: str, text: str, voice: str, speed: int, pad: float) -> str:
@@ -346,7 +334,7 @@ def join(items: Sequence[Item], out_path: str | Path, gap: float = GAP) -> list[
         offset += len(pcm)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _write_wav(out, np.concatenate(parts).astype("<i2").tobytes() if parts else b"")
+    kokoro_tts.write_wav(out, np.concatenate(parts).astype("<i2").tobytes() if parts else b"")
     return turns
 
 
