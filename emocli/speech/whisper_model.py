@@ -131,6 +131,11 @@ def resolve_whisper(name_or_path: str = DEFAULT_ASR_MODEL) -> WhisperSource:
 MAX_DECODERS = 4  # blocks decoded side by side on CPU at most
 
 
+def _default_threads() -> int:
+    """CTranslate2 threads when none are given: every core, up to 8."""
+    return min(os.cpu_count() or 1, 8)
+
+
 def decoder_plan(cpu_threads: int = 0, device: str = "cpu") -> tuple[int, int]:
     """(decoders side by side, threads each) for ``cpu_threads`` in all (0: every core, up to 8).
 
@@ -143,7 +148,7 @@ def decoder_plan(cpu_threads: int = 0, device: str = "cpu") -> tuple[int, int]:
     """
     if device != "cpu":
         return 1, cpu_threads  # 0: load_whisper's default
-    budget = max(1, cpu_threads or min(os.cpu_count() or 1, 8))
+    budget = max(1, cpu_threads or _default_threads())
     workers = min(MAX_DECODERS, budget)
     return workers, max(1, budget // workers)
 
@@ -167,7 +172,7 @@ def load_whisper(
     # reused a loaded model (batch workers, the Python API).
     ctranslate2.set_random_seed(0)
     compute_type = compute_type or ("int8" if device == "cpu" else "float16")
-    threads = cpu_threads or min(os.cpu_count() or 1, 8)
+    threads = cpu_threads or _default_threads()
     try:
         return WhisperModel(
             source.path, device=device, compute_type=compute_type, cpu_threads=threads, num_workers=workers
